@@ -1,0 +1,135 @@
+//! One JSON value read without building a tree: enough to type-check an envelope field and
+//! borrow its text, while nested values are skipped in place.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+
+use crate::PayloadError;
+use crate::id::Id;
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Scalar<'a> {
+    Null,
+    Bool,
+    Number(serde_json::Number),
+    Text(Cow<'a, str>),
+    Array,
+    Object,
+}
+
+impl<'a> Scalar<'a> {
+    /// A required, non-empty string.
+    pub(crate) fn required_text(
+        value: Option<Self>,
+        field: &'static str,
+    ) -> Result<Cow<'a, str>, PayloadError> {
+        match value {
+            None | Some(Scalar::Null) => Err(PayloadError::Missing(field)),
+            Some(Scalar::Text(text)) if text.is_empty() => Err(PayloadError::Invalid {
+                field,
+                problem: "must not be empty",
+            }),
+            Some(Scalar::Text(text)) => Ok(text),
+            Some(_) => Err(PayloadError::WrongType {
+                field,
+                expected: "a string",
+            }),
+        }
+    }
+
+    /// An optional string: absent or null is `None`.
+    pub(crate) fn optional_text(
+        value: Option<Self>,
+        field: &'static str,
+    ) -> Result<Option<Cow<'a, str>>, PayloadError> {
+        match value {
+            None | Some(Scalar::Null) => Ok(None),
+            Some(Scalar::Text(text)) => Ok(Some(text)),
+            Some(_) => Err(PayloadError::WrongType {
+                field,
+                expected: "a string",
+            }),
+        }
+    }
+
+    /// An optional id, as a number or a string: absent or null is `None`.
+    pub(crate) fn optional_id(
+        value: Option<Self>,
+        field: &'static str,
+    ) -> Result<Option<Id>, PayloadError> {
+        match value {
+            None | Some(Scalar::Null) => Ok(None),
+            Some(Scalar::Number(n)) => Ok(Some(Id::Number(n))),
+            Some(Scalar::Text(text)) => Ok(Some(Id::Text(text.into_owned()))),
+            Some(_) => Err(PayloadError::WrongType {
+                field,
+                expected: "a number or a string",
+            }),
+        }
+    }
+
+    /// The id, when the value is one; anything else (tolerated outside the envelope) is `None`.
+    pub(crate) fn into_id(self) -> Option<Id> {
+        match self {
+            Scalar::Number(n) => Some(Id::Number(n)),
+            Scalar::Text(text) => Some(Id::Text(text.into_owned())),
+            _ => None,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Scalar<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ScalarVisitor)
+    }
+}
+
+struct ScalarVisitor;
+
+impl<'de> Visitor<'de> for ScalarVisitor {
+    type Value = Scalar<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Scalar::Null)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Scalar::Null)
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Scalar::Bool)
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(Scalar::Number(v.into()))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(Scalar::Number(v.into()))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        // JSON cannot carry NaN or infinity, so this is always `Some`; map the impossible
+        // case to a non-id rather than panic.
+        Ok(serde_json::Number::from_f64(v).map_or(Scalar::Bool, Scalar::Number))
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Scalar::Text(Cow::Borrowed(v)))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Scalar::Text(Cow::Owned(v.to_owned())))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Scalar::Text(Cow::Owned(v)))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Scalar::Array)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Scalar::Object)
+    }
+}

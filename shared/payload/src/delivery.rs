@@ -70,11 +70,10 @@ pub(crate) fn read_top_level(
         }
     }
     let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let top = deserializer
+    deserializer
         .deserialize_map(TopLevelVisitor { seed })
         .and_then(|top| deserializer.end().map(|()| top))
-        .map_err(|err| PayloadError::NotJson(err.to_string()))?;
-    top
+        .map_err(|err| PayloadError::NotJson(err.to_string()))?
 }
 
 struct TopLevelVisitor {

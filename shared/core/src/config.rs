@@ -1,0 +1,156 @@
+//! Configuration (SPEC §7): read once at start-up into a typed value. A missing or bad
+//! variable stops start-up with a message naming it; a token's value is never echoed.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use reply_payload::EventType;
+
+use crate::auth::TokenSet;
+
+/// The environment variables the functions read. `template.yaml` sets exactly these.
+pub mod vars {
+    pub const IDEMPOTENCY_TABLE_NAME: &str = "IDEMPOTENCY_TABLE_NAME";
+    pub const ACTIONABLE_QUEUE_URL: &str = "ACTIONABLE_QUEUE_URL";
+    pub const WEBHOOK_TOKENS: &str = "WEBHOOK_TOKENS";
+    pub const ACTIVITY_QUEUE_URL: &str = "ACTIVITY_QUEUE_URL";
+    pub const ACTIONABLE_EVENTS: &str = "ACTIONABLE_EVENTS";
+    pub const IDEMPOTENCY_TTL_SECONDS: &str = "IDEMPOTENCY_TTL_SECONDS";
+    pub const MAX_BODY_BYTES: &str = "MAX_BODY_BYTES";
+
+    /// Every variable, required ones first.
+    pub const ALL: [&str; 7] = [
+        IDEMPOTENCY_TABLE_NAME,
+        ACTIONABLE_QUEUE_URL,
+        WEBHOOK_TOKENS,
+        ACTIVITY_QUEUE_URL,
+        ACTIONABLE_EVENTS,
+        IDEMPOTENCY_TTL_SECONDS,
+        MAX_BODY_BYTES,
+    ];
+}
+
+/// Default record lifetime: 7 days.
+pub const DEFAULT_TTL_SECONDS: u64 = 604_800;
+/// Default body limit: 256 KiB, the size of an SQS message.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 262_144;
+/// Shortest token accepted: 16 characters.
+pub const MIN_TOKEN_CHARS: usize = 16;
+
+/// Everything the functions are configured with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub table_name: String,
+    pub actionable_queue_url: String,
+    pub activity_queue_url: Option<String>,
+    pub tokens: TokenSet,
+    /// `None`: the defaults of SPEC §2 (and every unknown type).
+    pub actionable_events: Option<ActionableEvents>,
+    pub record_ttl: Duration,
+    pub max_body_bytes: usize,
+}
+
+/// An explicit `ACTIONABLE_EVENTS` list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionableEvents(HashSet<String>);
+
+impl ActionableEvents {
+    /// Whether `event_type` is on the list (compared by canonical name).
+    pub fn contains(&self, event_type: &EventType) -> bool {
+        self.0.contains(event_type.as_str())
+    }
+}
+
+/// A variable that stops start-up.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0} is not set; it is required (see the README's configuration table)")]
+    Missing(&'static str),
+    #[error("{var} is invalid: {reason}")]
+    Invalid { var: &'static str, reason: String },
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration through `lookup` (the environment, or a map in tests). Empty
+    /// values count as unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let get = |name: &'static str| lookup(name).filter(|v| !v.trim().is_empty());
+        let required = |name: &'static str| get(name).ok_or(ConfigError::Missing(name));
+
+        let table_name = required(vars::IDEMPOTENCY_TABLE_NAME)?.trim().to_owned();
+        let actionable_queue_url = queue_url(
+            vars::ACTIONABLE_QUEUE_URL,
+            required(vars::ACTIONABLE_QUEUE_URL)?,
+        )?;
+        let activity_queue_url = get(vars::ACTIVITY_QUEUE_URL)
+            .map(|url| queue_url(vars::ACTIVITY_QUEUE_URL, url))
+            .transpose()?;
+        let tokens = TokenSet::parse(&required(vars::WEBHOOK_TOKENS)?).map_err(|reason| {
+            ConfigError::Invalid {
+                var: vars::WEBHOOK_TOKENS,
+                reason,
+            }
+        })?;
+        let actionable_events = get(vars::ACTIONABLE_EVENTS).map(|list| {
+            ActionableEvents(
+                list.split(',')
+                    .map(str::trim)
+                    .filter(|name| !name.is_empty())
+                    .map(|name| EventType::parse(name).as_str().to_owned())
+                    .collect(),
+            )
+        });
+        let ttl_seconds = number(
+            vars::IDEMPOTENCY_TTL_SECONDS,
+            get(vars::IDEMPOTENCY_TTL_SECONDS),
+        )?
+        .unwrap_or(DEFAULT_TTL_SECONDS);
+        let max_body_bytes = number(vars::MAX_BODY_BYTES, get(vars::MAX_BODY_BYTES))?.map_or(
+            Ok(DEFAULT_MAX_BODY_BYTES),
+            |n| {
+                usize::try_from(n).map_err(|_| ConfigError::Invalid {
+                    var: vars::MAX_BODY_BYTES,
+                    reason: "too large".into(),
+                })
+            },
+        )?;
+        Ok(Config {
+            table_name,
+            actionable_queue_url,
+            activity_queue_url,
+            tokens,
+            actionable_events,
+            record_ttl: Duration::from_secs(ttl_seconds),
+            max_body_bytes,
+        })
+    }
+}
+
+fn queue_url(var: &'static str, value: String) -> Result<String, ConfigError> {
+    let value = value.trim();
+    if value.starts_with("https://") || value.starts_with("http://") {
+        Ok(value.to_owned())
+    } else {
+        Err(ConfigError::Invalid {
+            var,
+            reason: format!("expected an SQS queue URL (https://...), got {value:?}"),
+        })
+    }
+}
+
+/// A positive whole number, when set.
+fn number(var: &'static str, value: Option<String>) -> Result<Option<u64>, ConfigError> {
+    let Some(value) = value else { return Ok(None) };
+    match value.trim().parse::<u64>() {
+        Ok(n) if n > 0 => Ok(Some(n)),
+        _ => Err(ConfigError::Invalid {
+            var,
+            reason: format!("expected a positive whole number, got {value:?}"),
+        }),
+    }
+}

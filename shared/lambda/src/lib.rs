@@ -1,0 +1,1 @@
+//! Lambda entry point shared by the three functions.

@@ -1,0 +1,2 @@
+//! Project chores, run as `cargo run -p xtask -- <command>`.
+fn main() {}

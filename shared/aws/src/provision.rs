@@ -1,0 +1,1 @@
+//! Creates the table and queues the functions expect (local stack and tests only).

@@ -58,6 +58,11 @@ pub(crate) fn read_top_level(
     body: &[u8],
     seed: EnvelopeSeed,
 ) -> Result<TopLevel<'_>, PayloadError> {
+    // serde_json does not check the UTF-8 of strings it skips; the body is forwarded as
+    // text, so check it all up front (fast: SIMD-friendly, no allocation).
+    if let Err(err) = std::str::from_utf8(body) {
+        return Err(PayloadError::NotUtf8(err.valid_up_to()));
+    }
     match body.iter().find(|b| !b.is_ascii_whitespace()) {
         None => return Err(PayloadError::Empty),
         Some(b'{') => {}

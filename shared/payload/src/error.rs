@@ -7,7 +7,10 @@ pub enum PayloadError {
     /// The body has no bytes at all.
     #[error("body is empty")]
     Empty,
-    /// The body is not well-formed JSON (or not UTF-8).
+    /// The body is not UTF-8 (JSON must be, and so must an SQS message).
+    #[error("body is not valid UTF-8 (invalid byte at offset {0})")]
+    NotUtf8(usize),
+    /// The body is not well-formed JSON.
     #[error("body is not valid JSON: {0}")]
     NotJson(String),
     /// The body is JSON, but not an object.

@@ -75,10 +75,55 @@ pub(crate) fn read_top_level(
         }
     }
     let mut deserializer = serde_json::Deserializer::from_slice(body);
-    deserializer
+    let top = deserializer
         .deserialize_map(TopLevelVisitor { seed })
         .and_then(|top| deserializer.end().map(|()| top))
-        .map_err(|err| PayloadError::NotJson(err.to_string()))?
+        .map_err(|err| PayloadError::NotJson(err.to_string()))?;
+    check_depth(body)?;
+    top
+}
+
+/// Containers nested this deep are refused, as serde_json refuses them when it builds values.
+const MAX_DEPTH: usize = 128;
+
+/// Skipping a value in place ([`IgnoredAny`]) has no depth limit in serde_json, but building
+/// one (`Value`, and so [`crate::ReplyEvent`] and any serde_json consumer of the forwarded body)
+/// stops at 128 levels. Apply that limit here too, with serde_json's own message, so both
+/// parsers accept and refuse the same bodies. `body` is known to be valid JSON.
+fn check_depth(body: &[u8]) -> Result<(), PayloadError> {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for (offset, &byte) in body.iter().enumerate() {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                if depth >= MAX_DEPTH {
+                    let before = &body[..offset];
+                    let line = 1 + before.iter().filter(|b| **b == b'\n').count();
+                    let line_start = before
+                        .iter()
+                        .rposition(|b| *b == b'\n')
+                        .map_or(0, |i| i + 1);
+                    return Err(PayloadError::NotJson(format!(
+                        "recursion limit exceeded at line {line} column {}",
+                        offset - line_start + 1
+                    )));
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 struct TopLevelVisitor {

@@ -33,11 +33,13 @@ pub struct Envelope {
     spellings: Spellings,
 }
 
-/// Keys delivered as e.g. `TeamId`, and the type as e.g. `EmailReplied`.
+/// Keys delivered as e.g. `TeamId`, the type as e.g. `EmailReplied`, and optional fields
+/// delivered as an explicit `null` (typed as `None`, but serialised back as `null`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct Spellings {
     keys: Vec<(Field, String)>,
     event_type: Option<String>,
+    nulls: Vec<Field>,
 }
 
 /// The envelope keys this crate types.
@@ -125,6 +127,9 @@ impl Serialize for Envelope {
                 map.serialize_entry(self.key_of(field), id)?;
             }
         }
+        for field in &self.spellings.nulls {
+            map.serialize_entry(self.key_of(*field), &Value::Null)?;
+        }
         for (key, value) in &self.extra {
             map.serialize_entry(key, value)?;
         }
@@ -163,6 +168,15 @@ impl<'a> EnvelopeFields<'a> {
             });
         }
         let raw_type = Scalar::required_text(self.take(Field::Type), Field::Type.path())?;
+        let nulls = [
+            Field::Date,
+            Field::UserId,
+            Field::TeamId,
+            Field::SubscriptionId,
+        ]
+        .into_iter()
+        .filter(|field| self.values[*field as usize] == Some(Scalar::Null))
+        .collect();
         let event_type = EventType::parse(&raw_type);
         let type_spelling = (raw_type != event_type.as_str()).then(|| raw_type.into_owned());
         let date = Scalar::optional_text(self.take(Field::Date), Field::Date.path())?
@@ -184,6 +198,7 @@ impl<'a> EnvelopeFields<'a> {
             spellings: Spellings {
                 keys: self.key_spellings,
                 event_type: type_spelling,
+                nulls,
             },
         })
     }

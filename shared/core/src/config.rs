@@ -55,7 +55,28 @@ pub struct Config {
 pub struct ActionableEvents(HashSet<String>);
 
 impl ActionableEvents {
-    /// Whether `event_type` is on the list (compared by canonical name).
+    /// Parses a comma-separated list of known event types (any spelling). An unknown name is
+    /// an error: a typo would otherwise silently park an event type.
+    pub fn parse(list: &str) -> Result<ActionableEvents, ConfigError> {
+        let mut names = HashSet::new();
+        for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            match EventType::parse(name) {
+                EventType::Unknown(_) => {
+                    return Err(ConfigError::Invalid {
+                        var: vars::ACTIONABLE_EVENTS,
+                        reason: format!(
+                            "{name:?} is not a known event type (expected names like email_replied)"
+                        ),
+                    });
+                }
+                known => names.insert(known.as_str().to_owned()),
+            };
+        }
+        Ok(ActionableEvents(names))
+    }
+
+    /// Whether `event_type` is on the list. Unknown types are never on it: they are always
+    /// actionable, so a type Reply adds is forwarded, not parked.
     pub fn contains(&self, event_type: &EventType) -> bool {
         self.0.contains(event_type.as_str())
     }
@@ -96,15 +117,9 @@ impl Config {
                 reason,
             }
         })?;
-        let actionable_events = get(vars::ACTIONABLE_EVENTS).map(|list| {
-            ActionableEvents(
-                list.split(',')
-                    .map(str::trim)
-                    .filter(|name| !name.is_empty())
-                    .map(|name| EventType::parse(name).as_str().to_owned())
-                    .collect(),
-            )
-        });
+        let actionable_events = get(vars::ACTIONABLE_EVENTS)
+            .map(|list| ActionableEvents::parse(&list))
+            .transpose()?;
         let ttl_seconds = number(
             vars::IDEMPOTENCY_TTL_SECONDS,
             get(vars::IDEMPOTENCY_TTL_SECONDS),
@@ -152,5 +167,102 @@ fn number(var: &'static str, value: Option<String>) -> Result<Option<u64>, Confi
             var,
             reason: format!("expected a positive whole number, got {value:?}"),
         }),
+    }
+}
+
+impl Config {
+    /// Whether an event of this type goes to the actionable queue: the `ACTIONABLE_EVENTS`
+    /// list when set, else SPEC §2's defaults. Unknown types always are.
+    pub fn is_actionable(&self, event_type: &EventType) -> bool {
+        match (&self.actionable_events, event_type) {
+            (_, EventType::Unknown(_)) => true,
+            (Some(list), known) => list.contains(known),
+            (None, known) => known.actionable_by_default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    const MINIMAL: [(&str, &str); 3] = [
+        (vars::IDEMPOTENCY_TABLE_NAME, "table"),
+        (
+            vars::ACTIONABLE_QUEUE_URL,
+            "https://sqs.us-east-1.amazonaws.com/1/q",
+        ),
+        (vars::WEBHOOK_TOKENS, "reply-local-test-token-0001"),
+    ];
+
+    #[test]
+    fn defaults_apply_when_optional_variables_are_unset() {
+        let c = config(&MINIMAL).unwrap();
+        assert_eq!(c.record_ttl, Duration::from_secs(604_800));
+        assert_eq!(c.max_body_bytes, 262_144);
+        assert_eq!(c.activity_queue_url, None);
+        assert!(c.is_actionable(&EventType::EmailReplied));
+        assert!(!c.is_actionable(&EventType::EmailOpened));
+        assert!(c.is_actionable(&EventType::Unknown("meeting_booked".into())));
+    }
+
+    #[test]
+    fn each_missing_required_variable_is_named() {
+        for missing in [
+            vars::IDEMPOTENCY_TABLE_NAME,
+            vars::ACTIONABLE_QUEUE_URL,
+            vars::WEBHOOK_TOKENS,
+        ] {
+            let vars: Vec<_> = MINIMAL
+                .iter()
+                .copied()
+                .filter(|(k, _)| *k != missing)
+                .collect();
+            assert_eq!(config(&vars).unwrap_err(), ConfigError::Missing(missing));
+        }
+    }
+
+    #[test]
+    fn bad_values_are_named_and_tokens_never_echoed() {
+        let with = |extra: (&'static str, &'static str)| {
+            let mut vars = MINIMAL.to_vec();
+            vars.retain(|(k, _)| *k != extra.0);
+            vars.push(extra);
+            config(&vars).unwrap_err().to_string()
+        };
+        let err = with((
+            vars::WEBHOOK_TOKENS,
+            "reply-local-test-token-0001,tiny-secret",
+        ));
+        assert!(err.starts_with("WEBHOOK_TOKENS is invalid"), "{err}");
+        assert!(
+            !err.contains("tiny-secret") && !err.contains("reply-local"),
+            "{err}"
+        );
+        assert!(with((vars::IDEMPOTENCY_TTL_SECONDS, "7d")).starts_with("IDEMPOTENCY_TTL_SECONDS"));
+        assert!(with((vars::MAX_BODY_BYTES, "0")).starts_with("MAX_BODY_BYTES"));
+        assert!(with((vars::ACTIONABLE_QUEUE_URL, "my-queue")).starts_with("ACTIONABLE_QUEUE_URL"));
+        assert!(
+            with((vars::ACTIONABLE_EVENTS, "email_replied,emial_opened")).contains("emial_opened")
+        );
+    }
+
+    #[test]
+    fn actionable_events_override_the_defaults_for_known_types_only() {
+        let mut vars = MINIMAL.to_vec();
+        vars.push((vars::ACTIONABLE_EVENTS, "EmailOpened, email_sent"));
+        let c = config(&vars).unwrap();
+        assert!(c.is_actionable(&EventType::EmailOpened));
+        assert!(!c.is_actionable(&EventType::EmailReplied));
+        assert!(c.is_actionable(&EventType::Unknown("meeting_booked".into())));
     }
 }

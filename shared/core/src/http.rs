@@ -1,0 +1,79 @@
+//! The HTTP contract (SPEC §4) without a web framework: what a request must carry, and the
+//! response each outcome gets. The Lambda layer converts to and from lambda_http.
+
+use serde_json::json;
+
+use crate::outcome::Outcome;
+
+/// The parts of a request the pipeline looks at.
+#[derive(Debug, Clone, Copy)]
+pub struct InboundRequest<'a> {
+    pub method: &'a str,
+    pub token: TokenParam<'a>,
+    /// The body, already base64-decoded when API Gateway encoded it.
+    pub body: &'a [u8],
+}
+
+/// The `token` query parameter. Exactly one is required: with several, which one would be
+/// "the" token is ambiguous, so the request is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenParam<'a> {
+    Absent,
+    One(&'a str),
+    Several,
+}
+
+impl<'a> TokenParam<'a> {
+    /// From every value of `token` in the query string.
+    pub fn from_values(values: impl IntoIterator<Item = &'a str>) -> TokenParam<'a> {
+        let mut values = values.into_iter();
+        match (values.next(), values.next()) {
+            (None, _) => TokenParam::Absent,
+            (Some(one), None) => TokenParam::One(one),
+            (Some(_), Some(_)) => TokenParam::Several,
+        }
+    }
+}
+
+/// A response: status and JSON body (always `application/json`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    pub status: u16,
+    pub body: String,
+    /// 405 responses name the one allowed method in an `Allow` header.
+    pub allow_post: bool,
+}
+
+impl Response {
+    /// The response for `outcome`: `{"status", "event_id", ...}` on success,
+    /// `{"error": {"code", "message"}}` on failure.
+    pub fn for_outcome(
+        outcome: &Outcome,
+        event_id: Option<&str>,
+        wrong_route: Option<&str>,
+    ) -> Response {
+        let body = match outcome {
+            Outcome::Accepted { enqueued, .. } => {
+                let mut body = json!({
+                    "status": outcome.code(),
+                    "event_id": event_id,
+                    "enqueued": enqueued,
+                });
+                if let Some(route) = wrong_route {
+                    body["warning"] = json!("wrong_route");
+                    body["route"] = json!(route);
+                }
+                body
+            }
+            Outcome::Duplicate => json!({ "status": outcome.code(), "event_id": event_id }),
+            failure => json!({
+                "error": { "code": failure.code(), "message": failure.message(event_id) }
+            }),
+        };
+        Response {
+            status: outcome.status(),
+            body: body.to_string(),
+            allow_post: matches!(outcome, Outcome::MethodNotAllowed),
+        }
+    }
+}

@@ -1,2 +1,50 @@
-//! Project chores, run as `cargo run -p xtask -- <command>`.
-fn main() {}
+//! Project chores, run as `cargo run -p xtask -- <command> [options]`.
+//!
+//! Each command lives in its own module and exposes `run(root, args)`; this file only
+//! dispatches, so adding a command is one module and one match arm.
+
+mod events;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// What every command returns: an error is printed as `xtask <command>: <error>`, exit 1.
+pub type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+const USAGE: &str = "\
+usage: cargo run -p xtask -- <command> [options]
+
+commands:
+  events           regenerate events/apigw/ from events/reply/
+  events --check   fail (naming each file) if events/apigw/ differs from what it would generate
+  help             print this message";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((command, rest)) = args.split_first() else {
+        eprintln!("{USAGE}");
+        return ExitCode::FAILURE;
+    };
+    let root = workspace_root();
+    let result = match command.as_str() {
+        "events" => events::run(&root, rest),
+        "help" | "-h" | "--help" => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        other => Err(format!("unknown command `{other}`\n\n{USAGE}").into()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("xtask {command}: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root (xtask lives one level below it), whatever the current directory.
+fn workspace_root() -> PathBuf {
+    let xtask = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    xtask.parent().map(PathBuf::from).unwrap_or(xtask)
+}

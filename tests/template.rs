@@ -1,1 +1,640 @@
-// placeholder
+//! `template.yaml` and the code must agree: these tests read the template and compare it with
+//! the constants the functions use, so a rename on either side fails here instead of in AWS.
+//!
+//! Checked: the HTTP API's routes (exactly the three of `Category::ALL`), each function's
+//! binary and route, the environment variables (exactly `vars::ALL`) and what they point at,
+//! the table's key and TTL attribute, the IAM actions per function (exactly what the adapters
+//! call), runtime / architecture / build method, logging, and that neither the access logs nor
+//! the outputs can carry the token.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use reply_payload::Category;
+use serde_norway::{Mapping, Value};
+use webhook_aws::dynamodb::{PARTITION_KEY, TTL_ATTRIBUTE};
+use webhook_core::config::{MIN_TOKEN_CHARS, vars};
+
+/// The only AWS actions the functions perform (SPEC §5, §6).
+const DYNAMODB_ACTIONS: [&str; 4] = [
+    "dynamodb:PutItem",
+    "dynamodb:GetItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+];
+const SQS_ACTIONS: [&str; 1] = ["sqs:SendMessage"];
+
+/// API Gateway `$context` variables allowed in the access log format: none of them can contain
+/// the query string, where the token travels.
+const ACCESS_LOG_VARIABLES: [&str; 15] = [
+    "$context.requestId",
+    "$context.requestTime",
+    "$context.requestTimeEpoch",
+    "$context.identity.sourceIp",
+    "$context.identity.userAgent",
+    "$context.routeKey",
+    "$context.status",
+    "$context.protocol",
+    "$context.responseLength",
+    "$context.responseLatency",
+    "$context.integrationLatency",
+    "$context.integrationStatus",
+    "$context.integration.requestId",
+    "$context.integrationErrorMessage",
+    "$context.error.message",
+];
+
+// ---------------------------------------------------------------------------------------------
+// Reading the template.
+// ---------------------------------------------------------------------------------------------
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+struct Template(Value);
+
+impl Template {
+    fn load() -> Template {
+        let path = repo_root().join("template.yaml");
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+        Template(
+            serde_norway::from_str(&text)
+                .unwrap_or_else(|e| panic!("{} is not YAML: {e}", path.display())),
+        )
+    }
+
+    fn section(&self, name: &str) -> &Mapping {
+        self.0
+            .get(name)
+            .and_then(Value::as_mapping)
+            .unwrap_or_else(|| panic!("template.yaml has no {name} section"))
+    }
+
+    fn resource(&self, logical_id: &str) -> &Value {
+        self.section("Resources")
+            .get(logical_id)
+            .unwrap_or_else(|| panic!("template.yaml has no resource {logical_id}"))
+    }
+
+    fn resource_type(&self, logical_id: &str) -> &str {
+        str_at(self.resource(logical_id), &["Type"])
+    }
+
+    /// Every resource of `ty`, by logical id.
+    fn resources_of_type(&self, ty: &str) -> BTreeMap<&str, &Value> {
+        self.section("Resources")
+            .iter()
+            .filter(|(_, r)| r.get("Type").and_then(Value::as_str) == Some(ty))
+            .map(|(id, r)| (id.as_str().expect("logical ids are strings"), r))
+            .collect()
+    }
+
+    fn functions(&self) -> BTreeMap<&str, &Value> {
+        self.resources_of_type("AWS::Serverless::Function")
+    }
+
+    fn parameter(&self, name: &str) -> &Value {
+        self.section("Parameters")
+            .get(name)
+            .unwrap_or_else(|| panic!("template.yaml has no parameter {name}"))
+    }
+
+    /// A function property as deployed: the function's own value, else the Globals one.
+    fn function_property<'a>(&'a self, function: &'a Value, name: &str) -> Option<&'a Value> {
+        function
+            .get("Properties")
+            .and_then(|p| p.get(name))
+            .or_else(|| self.0.get("Globals")?.get("Function")?.get(name))
+    }
+
+    /// A function's environment variables: Globals merged with its own (SAM merges maps).
+    fn function_environment<'a>(&'a self, function: &'a Value) -> BTreeMap<&'a str, &'a Value> {
+        let globals = self
+            .0
+            .get("Globals")
+            .and_then(|g| g.get("Function"))
+            .and_then(|f| path(f, &["Environment", "Variables"]));
+        let own = path(function, &["Properties", "Environment", "Variables"]);
+        [globals, own]
+            .into_iter()
+            .flatten()
+            .flat_map(|vars| vars.as_mapping().expect("Variables is a map"))
+            .map(|(k, v)| (k.as_str().expect("variable names are strings"), v))
+            .collect()
+    }
+
+    /// The binary a function is built from (`Metadata.BuildProperties.Binary`).
+    fn binary_of<'a>(&self, function: &'a Value) -> &'a str {
+        str_at(function, &["Metadata", "BuildProperties", "Binary"])
+    }
+}
+
+fn path<'a>(value: &'a Value, keys: &[&str]) -> Option<&'a Value> {
+    keys.iter().try_fold(value, |v, k| v.get(*k))
+}
+
+fn str_at<'a>(value: &'a Value, keys: &[&str]) -> &'a str {
+    path(value, keys)
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("expected a string at {}", keys.join(".")))
+}
+
+/// An intrinsic function in either form (`!Ref X` or `{Ref: X}`, `!GetAtt` or
+/// `{Fn::GetAtt: ...}`), as (name without `Fn::`, argument).
+fn intrinsic(value: &Value) -> Option<(String, &Value)> {
+    match value {
+        Value::Tagged(tagged) => {
+            let tag = tagged.tag.to_string();
+            Some((tag.trim_start_matches('!').to_owned(), &tagged.value))
+        }
+        Value::Mapping(map) if map.len() == 1 => {
+            let (key, arg) = map.iter().next()?;
+            let key = key.as_str()?;
+            (key == "Ref" || key.starts_with("Fn::"))
+                .then(|| (key.trim_start_matches("Fn::").to_owned(), arg))
+        }
+        _ => None,
+    }
+}
+
+/// The logical id or parameter named by a `Ref`.
+fn ref_target(value: &Value) -> Option<&str> {
+    match intrinsic(value)? {
+        (name, arg) if name == "Ref" => arg.as_str(),
+        _ => None,
+    }
+}
+
+/// `(logical id, attribute)` of a `GetAtt`, short (`A.B`) or list form.
+fn getatt_target(value: &Value) -> Option<(String, String)> {
+    let (name, arg) = intrinsic(value)?;
+    if name != "GetAtt" {
+        return None;
+    }
+    match arg {
+        Value::String(s) => {
+            let (id, attr) = s.split_once('.')?;
+            Some((id.to_owned(), attr.to_owned()))
+        }
+        Value::Sequence(seq) if seq.len() == 2 => {
+            Some((seq[0].as_str()?.to_owned(), seq[1].as_str()?.to_owned()))
+        }
+        _ => None,
+    }
+}
+
+/// The values a property can take: both branches of an `!If`, each item of a list.
+fn alternatives(value: &Value) -> Vec<&Value> {
+    match (intrinsic(value), value) {
+        (Some((name, Value::Sequence(args))), _) if name == "If" && args.len() == 3 => {
+            args[1..].iter().flat_map(alternatives).collect()
+        }
+        (None, Value::Sequence(items)) => items.iter().flat_map(alternatives).collect(),
+        _ => vec![value],
+    }
+}
+
+fn strings(value: &Value) -> Vec<&str> {
+    alternatives(value)
+        .into_iter()
+        .map(|v| v.as_str().expect("expected a string or a list of strings"))
+        .collect()
+}
+
+/// The HTTP API events of a function: (method, path, API logical id, payload version).
+fn http_events(function: &Value) -> Vec<(String, String, String, String)> {
+    let Some(events) = path(function, &["Properties", "Events"]).and_then(Value::as_mapping) else {
+        return Vec::new();
+    };
+    events
+        .values()
+        .map(|event| {
+            assert_eq!(
+                str_at(event, &["Type"]),
+                "HttpApi",
+                "a function is triggered by something other than the HTTP API: {event:?}"
+            );
+            let props = event
+                .get("Properties")
+                .expect("an HttpApi event has Properties");
+            (
+                str_at(props, &["Method"]).to_uppercase(),
+                str_at(props, &["Path"]).to_owned(),
+                props
+                    .get("ApiId")
+                    .and_then(ref_target)
+                    .expect("each route names the API with ApiId: !Ref ...")
+                    .to_owned(),
+                str_at(props, &["PayloadFormatVersion"]).to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The function serving `category`, found by its binary name.
+fn function_for<'a>(template: &'a Template, category: Category) -> (&'a str, &'a Value) {
+    let matching: Vec<_> = template
+        .functions()
+        .into_iter()
+        .filter(|(_, f)| template.binary_of(f) == category.binary())
+        .collect();
+    assert_eq!(
+        matching.len(),
+        1,
+        "expected exactly one function built from binary {}, found {}",
+        category.binary(),
+        matching.len()
+    );
+    matching[0]
+}
+
+// ---------------------------------------------------------------------------------------------
+// The tests.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn the_api_has_exactly_the_three_category_routes() {
+    let t = Template::load();
+    let apis = t.resources_of_type("AWS::Serverless::HttpApi");
+    assert_eq!(apis.len(), 1, "expected one HTTP API, found {apis:?}");
+    let (api_id, api) = apis.into_iter().next().unwrap();
+    assert!(
+        path(api, &["Properties", "DefinitionBody"]).is_none()
+            && path(api, &["Properties", "DefinitionUri"]).is_none(),
+        "routes must come from the functions' events, not an OpenAPI body"
+    );
+    assert!(
+        t.resources_of_type("AWS::ApiGatewayV2::Route").is_empty(),
+        "no routes outside the functions' events"
+    );
+
+    let routes: BTreeSet<(String, String)> = t
+        .functions()
+        .values()
+        .flat_map(|f| http_events(f))
+        .map(|(method, path, api, version)| {
+            assert_eq!(api, api_id, "route {method} {path} is not on {api_id}");
+            assert_eq!(version, "2.0", "route {method} {path}: payload format 2.0");
+            (method, path)
+        })
+        .collect();
+    let expected: BTreeSet<(String, String)> = Category::ALL
+        .iter()
+        .map(|c| ("POST".to_owned(), c.route().to_owned()))
+        .collect();
+    assert_eq!(
+        routes, expected,
+        "template routes differ from Category::ALL"
+    );
+
+    let throttling = path(api, &["Properties", "DefaultRouteSettings"])
+        .expect("the API sets DefaultRouteSettings (throttling)");
+    assert!(throttling.get("ThrottlingRateLimit").is_some());
+    assert!(throttling.get("ThrottlingBurstLimit").is_some());
+}
+
+#[test]
+fn each_function_builds_its_category_binary_and_serves_its_route() {
+    let t = Template::load();
+    assert_eq!(
+        t.functions().len(),
+        Category::ALL.len(),
+        "one function per category"
+    );
+    for category in Category::ALL {
+        let (id, function) = function_for(&t, category);
+        assert_eq!(
+            str_at(function, &["Metadata", "BuildMethod"]),
+            "rust-cargolambda",
+            "{id}: BuildMethod"
+        );
+        let routes: Vec<_> = http_events(function)
+            .into_iter()
+            .map(|(method, path, ..)| (method, path))
+            .collect();
+        assert_eq!(
+            routes,
+            vec![("POST".to_owned(), category.route().to_owned())],
+            "{id} (binary {}) must serve exactly POST {}",
+            category.binary(),
+            category.route()
+        );
+        let manifest = repo_root()
+            .join("functions")
+            .join(category.binary())
+            .join("Cargo.toml");
+        let manifest_text = std::fs::read_to_string(&manifest)
+            .unwrap_or_else(|e| panic!("{}: {e}", manifest.display()));
+        assert!(
+            manifest_text.contains(&format!("name = \"{}\"", category.binary())),
+            "{} does not define the package {}",
+            manifest.display(),
+            category.binary()
+        );
+    }
+}
+
+#[test]
+fn functions_run_the_rust_binary_on_al2023_with_a_parameterised_architecture() {
+    let t = Template::load();
+    for (id, function) in t.functions() {
+        let prop = |name: &str| {
+            t.function_property(function, name)
+                .unwrap_or_else(|| panic!("{id}: {name} is not set (neither on it nor in Globals)"))
+        };
+        assert_eq!(prop("Runtime").as_str(), Some("provided.al2023"), "{id}");
+        assert_eq!(prop("Handler").as_str(), Some("bootstrap"), "{id}");
+        assert_eq!(
+            prop("CodeUri").as_str(),
+            Some("."),
+            "{id}: the workspace root"
+        );
+        let archs = prop("Architectures").as_sequence().expect("a list");
+        assert_eq!(archs.len(), 1, "{id}: one architecture");
+        assert_eq!(ref_target(&archs[0]), Some("Architecture"), "{id}");
+        // A timeout at or over API Gateway's 30 s limit would turn slow calls into 503s from
+        // the gateway while the function still runs.
+        let timeout = ref_target(prop("Timeout")).expect("Timeout is a parameter");
+        let max = t.parameter(timeout).get("MaxValue").and_then(Value::as_u64);
+        assert!(
+            matches!(max, Some(m) if m < 30),
+            "{id}: Timeout must stay under 30 s"
+        );
+        assert!(
+            t.function_property(function, "Role").is_none(),
+            "{id}: no Role"
+        );
+    }
+    let arch = t.parameter("Architecture");
+    assert_eq!(arch.get("Default").and_then(Value::as_str), Some("arm64"));
+    let allowed = strings(arch.get("AllowedValues").expect("AllowedValues"));
+    assert_eq!(allowed, ["arm64", "x86_64"]);
+}
+
+#[test]
+fn functions_log_json_to_their_own_log_group_with_retention() {
+    let t = Template::load();
+    let globals_logging = path(&t.0, &["Globals", "Function", "LoggingConfig"]);
+    for (id, function) in t.functions() {
+        let format = path(function, &["Properties", "LoggingConfig", "LogFormat"])
+            .or_else(|| globals_logging?.get("LogFormat"));
+        assert_eq!(
+            format.and_then(Value::as_str),
+            Some("JSON"),
+            "{id}: LogFormat JSON"
+        );
+        let group = path(function, &["Properties", "LoggingConfig", "LogGroup"])
+            .and_then(ref_target)
+            .unwrap_or_else(|| panic!("{id}: LoggingConfig.LogGroup: !Ref <its log group>"));
+        assert_eq!(t.resource_type(group), "AWS::Logs::LogGroup", "{id}");
+        assert!(
+            path(t.resource(group), &["Properties", "RetentionInDays"]).is_some(),
+            "{group}: RetentionInDays"
+        );
+    }
+}
+
+#[test]
+fn the_environment_is_exactly_the_configuration_the_code_reads() {
+    let t = Template::load();
+    let expected: BTreeSet<&str> = vars::ALL.into_iter().collect();
+    for (id, function) in t.functions() {
+        let env = t.function_environment(function);
+        let names: BTreeSet<&str> = env.keys().copied().collect();
+        assert_eq!(
+            names, expected,
+            "{id}: environment variables differ from webhook_core::config::vars::ALL"
+        );
+
+        // And each points at the right thing.
+        let table = ref_target(env[vars::IDEMPOTENCY_TABLE_NAME]).expect("!Ref the table");
+        assert_eq!(t.resource_type(table), "AWS::DynamoDB::Table");
+        let queue = ref_target(env[vars::ACTIONABLE_QUEUE_URL]).expect("!Ref the queue");
+        assert_eq!(t.resource_type(queue), "AWS::SQS::Queue");
+        for activity in alternatives(env[vars::ACTIVITY_QUEUE_URL]) {
+            match ref_target(activity) {
+                Some(q) => assert_eq!(t.resource_type(q), "AWS::SQS::Queue"),
+                None => assert_eq!(activity.as_str(), Some(""), "empty when not configured"),
+            }
+        }
+        let tokens = ref_target(env[vars::WEBHOOK_TOKENS]).expect("!Ref the tokens parameter");
+        let tokens = t.parameter(tokens);
+        assert_eq!(tokens.get("NoEcho").and_then(Value::as_bool), Some(true));
+        assert_eq!(
+            tokens.get("MinLength").and_then(Value::as_u64),
+            Some(MIN_TOKEN_CHARS as u64)
+        );
+        assert!(tokens.get("Default").is_none(), "no default token");
+    }
+}
+
+#[test]
+fn the_table_has_the_store_key_and_ttl_attribute() {
+    let t = Template::load();
+    let tables = t.resources_of_type("AWS::DynamoDB::Table");
+    assert_eq!(tables.len(), 1, "one idempotency table");
+    let (id, table) = tables.into_iter().next().unwrap();
+    let props = table.get("Properties").expect("Properties");
+
+    let key: Vec<(&str, &str)> = props["KeySchema"]
+        .as_sequence()
+        .expect("KeySchema")
+        .iter()
+        .map(|k| (str_at(k, &["AttributeName"]), str_at(k, &["KeyType"])))
+        .collect();
+    assert_eq!(key, [(PARTITION_KEY, "HASH")], "{id}: key schema");
+    let attributes: Vec<(&str, &str)> = props["AttributeDefinitions"]
+        .as_sequence()
+        .expect("AttributeDefinitions")
+        .iter()
+        .map(|a| (str_at(a, &["AttributeName"]), str_at(a, &["AttributeType"])))
+        .collect();
+    assert_eq!(attributes, [(PARTITION_KEY, "S")], "{id}: attribute types");
+
+    assert_eq!(
+        str_at(props, &["TimeToLiveSpecification", "AttributeName"]),
+        TTL_ATTRIBUTE
+    );
+    assert_eq!(
+        path(props, &["TimeToLiveSpecification", "Enabled"]).and_then(Value::as_bool),
+        Some(true)
+    );
+    assert_eq!(str_at(props, &["BillingMode"]), "PAY_PER_REQUEST");
+    assert_eq!(
+        path(
+            props,
+            &[
+                "PointInTimeRecoverySpecification",
+                "PointInTimeRecoveryEnabled"
+            ]
+        )
+        .and_then(Value::as_bool),
+        Some(true)
+    );
+    assert_eq!(
+        path(props, &["SSESpecification", "SSEEnabled"]).and_then(Value::as_bool),
+        Some(true)
+    );
+    assert_eq!(str_at(table, &["DeletionPolicy"]), "Retain");
+    assert_eq!(str_at(table, &["UpdateReplacePolicy"]), "Retain");
+}
+
+/// One IAM statement: its actions and the resources they apply to.
+struct Statement {
+    actions: Vec<String>,
+    resources: Vec<Value>,
+}
+
+/// The statements a function's role gets from its `Policies`: inline documents, or `!Ref` to
+/// an `AWS::IAM::ManagedPolicy` of this template. Anything else (an AWS managed policy, a SAM
+/// policy template) is refused: those grant more than the code uses.
+fn statements_of(t: &Template, id: &str, function: &Value) -> Vec<Statement> {
+    let policies = path(function, &["Properties", "Policies"])
+        .and_then(Value::as_sequence)
+        .unwrap_or_else(|| panic!("{id}: Policies must be a list"));
+    let mut out = Vec::new();
+    for policy in policies {
+        let document = if let Some(target) = ref_target(policy) {
+            assert_eq!(
+                t.resource_type(target),
+                "AWS::IAM::ManagedPolicy",
+                "{id}: Policies may only !Ref a managed policy of this template"
+            );
+            path(t.resource(target), &["Properties", "PolicyDocument"])
+                .expect("ManagedPolicy has a PolicyDocument")
+        } else if policy.get("Statement").is_some() {
+            policy
+        } else {
+            panic!("{id}: policy {policy:?} is neither an inline document nor !Ref to one");
+        };
+        for statement in document["Statement"].as_sequence().expect("Statement list") {
+            assert_eq!(str_at(statement, &["Effect"]), "Allow", "{id}");
+            assert!(
+                statement.get("NotAction").is_none() && statement.get("NotResource").is_none(),
+                "{id}: no NotAction / NotResource"
+            );
+            out.push(Statement {
+                actions: strings(&statement["Action"])
+                    .into_iter()
+                    .map(str::to_owned)
+                    .collect(),
+                resources: alternatives(&statement["Resource"])
+                    .into_iter()
+                    .cloned()
+                    .collect(),
+            });
+        }
+    }
+    out
+}
+
+#[test]
+fn each_function_may_do_exactly_what_the_code_does() {
+    let t = Template::load();
+    let expected: BTreeSet<&str> = DYNAMODB_ACTIONS.into_iter().chain(SQS_ACTIONS).collect();
+    for (id, function) in t.functions() {
+        let env = t.function_environment(function);
+        let table = ref_target(env[vars::IDEMPOTENCY_TABLE_NAME]).expect("table ref");
+        let queue = ref_target(env[vars::ACTIONABLE_QUEUE_URL]).expect("queue ref");
+
+        let statements = statements_of(&t, id, function);
+        let actions: BTreeSet<&str> = statements
+            .iter()
+            .flat_map(|s| s.actions.iter().map(String::as_str))
+            .collect();
+        assert_eq!(actions, expected, "{id}: IAM actions");
+
+        let mut queues_granted = BTreeSet::new();
+        for statement in &statements {
+            for resource in &statement.resources {
+                let (target, attr) = getatt_target(resource).unwrap_or_else(|| {
+                    panic!("{id}: resource {resource:?} is not !GetAtt <resource>.Arn")
+                });
+                assert_eq!(attr, "Arn", "{id}");
+                for action in &statement.actions {
+                    if action.starts_with("dynamodb:") {
+                        assert_eq!(target, table, "{id}: {action} only on the table");
+                    } else {
+                        assert_eq!(
+                            t.resource_type(&target),
+                            "AWS::SQS::Queue",
+                            "{id}: {action} only on queues"
+                        );
+                        assert!(!target.contains("DeadLetter"), "{id}: never send to a DLQ");
+                        queues_granted.insert(target.clone());
+                    }
+                }
+            }
+        }
+        assert!(
+            queues_granted.contains(queue),
+            "{id}: may not send to the actionable queue {queue}"
+        );
+    }
+}
+
+#[test]
+fn access_logs_never_record_the_query_string() {
+    let t = Template::load();
+    for (id, api) in t.resources_of_type("AWS::Serverless::HttpApi") {
+        let format = str_at(api, &["Properties", "AccessLogSettings", "Format"]);
+        serde_json::from_str::<serde_json::Value>(format)
+            .unwrap_or_else(|e| panic!("{id}: the access log format is not JSON: {e}"));
+        let used: BTreeSet<&str> = format
+            .match_indices('$')
+            .map(|(i, _)| {
+                let rest = &format[i..];
+                let end = rest[1..]
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '_'))
+                    .map_or(rest.len(), |e| e + 1);
+                &rest[..end]
+            })
+            .collect();
+        assert!(!used.is_empty(), "{id}: access log format has no variables");
+        for variable in used {
+            assert!(
+                ACCESS_LOG_VARIABLES.contains(&variable),
+                "{id}: {variable} is not on the access log allowlist (could it carry ?token=?)"
+            );
+        }
+        let destination = path(api, &["Properties", "AccessLogSettings", "DestinationArn"])
+            .and_then(getatt_target)
+            .expect("DestinationArn: !GetAtt <log group>.Arn");
+        assert_eq!(t.resource_type(&destination.0), "AWS::Logs::LogGroup");
+    }
+}
+
+#[test]
+fn outputs_give_the_three_webhook_urls_without_a_token() {
+    let t = Template::load();
+    let outputs = t.section("Outputs");
+    let values: Vec<String> = outputs
+        .values()
+        .map(|o| format!("{:?}", o.get("Value").expect("Value")))
+        .collect();
+    for category in Category::ALL {
+        let url = values
+            .iter()
+            .filter(|v| v.contains("execute-api") && v.contains(category.route()))
+            .count();
+        assert_eq!(url, 1, "one output URL ending in {}", category.route());
+    }
+    for value in &values {
+        assert!(
+            !value.to_lowercase().contains("token"),
+            "an output carries a token: {value}"
+        );
+    }
+    for needed in [
+        "ActionableQueueUrl",
+        "ActionableQueueArn",
+        "IdempotencyTableName",
+    ] {
+        assert!(outputs.contains_key(needed), "output {needed} is missing");
+    }
+}

@@ -70,11 +70,22 @@ choose_arch() {
     fi
 }
 
+# An explicit ARCH=arm64 (make deploy) needs the aarch64 std: add it through rustup or stop.
+ensure_aarch64_std() {
+    rustup target list --installed 2>/dev/null | grep -qx "$AARCH64_TARGET" && return
+    say "the $AARCH64_TARGET standard library is missing; adding it with rustup"
+    rustup target add "$AARCH64_TARGET" ||
+        die "cannot build arm64: 'rustup target add $AARCH64_TARGET' failed (the aarch64 std comes
+       from static.rust-lang.org through rustup, not from a package registry). Run it where that
+       server is reachable, or build and deploy for x86_64: ARCH=x86_64 make deploy"
+}
+
 build() {
     tools template lambda
     command -v cargo-lambda >/dev/null || die "cargo-lambda is not on PATH after scripts/tools.sh lambda"
     local arch start elapsed
     arch=$(choose_arch)
+    [[ $arch == arm64 ]] && ensure_aarch64_std
     if [[ $arch == x86_64 && -z ${ARCH:-} ]]; then
         say "NOTE: the $AARCH64_TARGET standard library is not installed (it comes through"
         say "      rustup: rustup target add $AARCH64_TARGET), so this builds for x86_64 with"

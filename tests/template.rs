@@ -237,7 +237,7 @@ fn http_events(function: &Value) -> Vec<(String, String, String, String)> {
 }
 
 /// The function serving `category`, found by its binary name.
-fn function_for<'a>(template: &'a Template, category: Category) -> (&'a str, &'a Value) {
+fn function_for(template: &Template, category: Category) -> (&str, &Value) {
     let matching: Vec<_> = template
         .functions()
         .into_iter()

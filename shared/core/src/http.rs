@@ -1,6 +1,10 @@
 //! The HTTP contract (SPEC §4) without a web framework: what a request must carry, and the
 //! response each outcome gets. The Lambda layer converts to and from lambda_http.
 
+use std::borrow::Cow;
+
+use base64::Engine;
+use base64::prelude::BASE64_STANDARD;
 use serde_json::json;
 
 use crate::outcome::Outcome;
@@ -10,8 +14,48 @@ use crate::outcome::Outcome;
 pub struct InboundRequest<'a> {
     pub method: &'a str,
     pub token: TokenParam<'a>,
-    /// The body, already base64-decoded when API Gateway encoded it.
-    pub body: &'a [u8],
+    pub body: RequestBody<'a>,
+}
+
+/// The body as API Gateway hands it over: as is, or base64-encoded (which the pipeline
+/// decodes after authentication, so an unauthenticated caller costs no decoding).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestBody<'a> {
+    Plain(&'a [u8]),
+    Base64(&'a str),
+}
+
+impl<'a> RequestBody<'a> {
+    /// The decoded body, or why it cannot be decoded; refuses before decoding anything
+    /// whose decoded size must exceed `limit`.
+    pub(crate) fn decode(self, limit: usize) -> Result<Cow<'a, [u8]>, BodyProblem> {
+        match self {
+            RequestBody::Plain(bytes) if bytes.len() > limit => {
+                Err(BodyProblem::TooLarge(bytes.len()))
+            }
+            RequestBody::Plain(bytes) => Ok(Cow::Borrowed(bytes)),
+            RequestBody::Base64(text) => {
+                let at_least = text.trim_end_matches('=').len() * 3 / 4;
+                if at_least > limit {
+                    return Err(BodyProblem::TooLarge(at_least));
+                }
+                let bytes = BASE64_STANDARD
+                    .decode(text)
+                    .map_err(|_| BodyProblem::NotBase64)?;
+                if bytes.len() > limit {
+                    return Err(BodyProblem::TooLarge(bytes.len()));
+                }
+                Ok(Cow::Owned(bytes))
+            }
+        }
+    }
+}
+
+/// Why a body was refused before parsing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BodyProblem {
+    TooLarge(usize),
+    NotBase64,
 }
 
 /// The `token` query parameter. Exactly one is required: with several, which one would be

@@ -20,6 +20,6 @@ pub mod ports;
 pub mod record;
 
 pub use config::Config;
-pub use http::{InboundRequest, Response, TokenParam};
+pub use http::{InboundRequest, RequestBody, Response, TokenParam};
 pub use outcome::Outcome;
 pub use pipeline::{Handled, Pipeline, Report};

@@ -1,11 +1,11 @@
 //! The pipeline of SPEC §1: authenticate, parse, route, claim, publish, answer.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use reply_payload::{Category, Delivery, EventType};
+use reply_payload::{Category, Delivery, EventType, PayloadError};
 use sha2::{Digest, Sha256};
 
 use crate::config::Config;
-use crate::http::{InboundRequest, Response, TokenParam};
+use crate::http::{BodyProblem, InboundRequest, Response, TokenParam};
 use crate::message::OutboundMessage;
 use crate::outcome::Outcome;
 use crate::ports::{Clock, DependencyError, Destination, IdempotencyStore, Publisher, SystemClock};
@@ -51,7 +51,24 @@ pub struct Report {
     pub secondary_failure: Option<DependencyError>,
 }
 
-impl<S: IdempotencyStore, P: Publisher, C: Clock> Pipeline<S, P, C> {
+impl Report {
+    /// A report with nothing known yet but the receiving function and the outcome.
+    pub fn new(function: Category, outcome: Outcome) -> Report {
+        Report {
+            outcome,
+            function,
+            event_id: None,
+            event_type: None,
+            category: None,
+            known_type: false,
+            wrong_route: false,
+            aws_requests: 0,
+            secondary_failure: None,
+        }
+    }
+}
+
+impl<S, P, C> Pipeline<S, P, C> {
     pub fn new(config: Config, function: Category, store: S, publisher: P, clock: C) -> Self {
         Pipeline {
             config,
@@ -66,24 +83,17 @@ impl<S: IdempotencyStore, P: Publisher, C: Clock> Pipeline<S, P, C> {
         &self.config
     }
 
+    /// The category whose route this function serves.
     pub fn function(&self) -> Category {
         self.function
     }
+}
 
+impl<S: IdempotencyStore, P: Publisher, C: Clock> Pipeline<S, P, C> {
     /// Handles one delivery. `deadline` is the invocation's deadline: a claim is held until
     /// then, so if this invocation dies, a retry after it can take the event over.
     pub async fn handle(&self, request: &InboundRequest<'_>, deadline: EpochMillis) -> Handled {
-        let mut report = Report {
-            outcome: Outcome::Duplicate,
-            function: self.function,
-            event_id: None,
-            event_type: None,
-            category: None,
-            known_type: false,
-            wrong_route: false,
-            aws_requests: 0,
-            secondary_failure: None,
-        };
+        let mut report = Report::new(self.function, Outcome::Duplicate);
         let outcome = self.run(request, deadline, &mut report).await;
         let wrong_route = report
             .category
@@ -111,13 +121,19 @@ impl<S: IdempotencyStore, P: Publisher, C: Clock> Pipeline<S, P, C> {
         if !request.method.eq_ignore_ascii_case("POST") {
             return Outcome::MethodNotAllowed;
         }
-        if request.body.len() > self.config.max_body_bytes {
-            return Outcome::PayloadTooLarge {
-                size: request.body.len(),
-                limit: self.config.max_body_bytes,
-            };
-        }
-        let delivery = match Delivery::parse(request.body) {
+        let body = match request.body.decode(self.config.max_body_bytes) {
+            Ok(body) => body,
+            Err(BodyProblem::TooLarge(size)) => {
+                return Outcome::PayloadTooLarge {
+                    size,
+                    limit: self.config.max_body_bytes,
+                };
+            }
+            Err(BodyProblem::NotBase64) => {
+                return Outcome::InvalidPayload(PayloadError::NotBase64);
+            }
+        };
+        let delivery = match Delivery::parse(&body) {
             Ok(delivery) => delivery,
             Err(err) => return Outcome::InvalidPayload(err),
         };
@@ -149,7 +165,7 @@ impl<S: IdempotencyStore, P: Publisher, C: Clock> Pipeline<S, P, C> {
             },
             expiration: now_ms.seconds().plus(self.config.record_ttl),
             in_progress_expiration: destination.map(|_| deadline),
-            validation: hex::encode(Sha256::digest(request.body)),
+            validation: hex::encode(Sha256::digest(&body)),
             event_type: event_type.as_str().to_owned(),
             category: category.as_str().to_owned(),
             received_at,

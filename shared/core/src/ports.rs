@@ -24,6 +24,8 @@ pub struct DependencyError {
 pub enum Dependency {
     DynamoDb,
     Sqs,
+    /// Either: the invocation ran out of time before knowing which one hung.
+    Unknown,
 }
 
 impl Dependency {
@@ -31,6 +33,7 @@ impl Dependency {
         match self {
             Dependency::DynamoDb => "dynamodb",
             Dependency::Sqs => "sqs",
+            Dependency::Unknown => "unknown",
         }
     }
 }
@@ -40,6 +43,7 @@ impl std::fmt::Display for Dependency {
         f.write_str(match self {
             Dependency::DynamoDb => "DynamoDB",
             Dependency::Sqs => "SQS",
+            Dependency::Unknown => "DynamoDB or SQS",
         })
     }
 }

@@ -10,7 +10,7 @@ use webhook_core::config::{Config, vars};
 use webhook_core::memory::{ManualClock, MemoryPublisher, MemoryStore};
 use webhook_core::ports::{Destination, IdempotencyStore};
 use webhook_core::record::{EpochMillis, RecordStatus};
-use webhook_core::{Handled, InboundRequest, Outcome, Pipeline, TokenParam};
+use webhook_core::{Handled, InboundRequest, Outcome, Pipeline, RequestBody, TokenParam};
 
 const TOKEN: &str = "reply-local-test-token-0001";
 const START: Duration = Duration::from_secs(1_790_000_000);
@@ -87,7 +87,7 @@ async fn post(
     let request = InboundRequest {
         method: "POST",
         token: TokenParam::One(TOKEN),
-        body,
+        body: RequestBody::Plain(body),
     };
     pipeline.handle(&request, deadline).await
 }
@@ -261,7 +261,7 @@ async fn rejected_requests_touch_nothing() {
             InboundRequest {
                 method: "POST",
                 token: TokenParam::Absent,
-                body: &good,
+                body: RequestBody::Plain(&good),
             },
             401,
             "unauthorized",
@@ -270,7 +270,7 @@ async fn rejected_requests_touch_nothing() {
             InboundRequest {
                 method: "POST",
                 token: TokenParam::One("wrong-token-0000000"),
-                body: &good,
+                body: RequestBody::Plain(&good),
             },
             401,
             "unauthorized",
@@ -279,7 +279,7 @@ async fn rejected_requests_touch_nothing() {
             InboundRequest {
                 method: "POST",
                 token: TokenParam::Several,
-                body: &good,
+                body: RequestBody::Plain(&good),
             },
             401,
             "unauthorized",
@@ -288,7 +288,7 @@ async fn rejected_requests_touch_nothing() {
             InboundRequest {
                 method: "GET",
                 token: TokenParam::One(TOKEN),
-                body: &good,
+                body: RequestBody::Plain(&good),
             },
             405,
             "method_not_allowed",
@@ -297,7 +297,7 @@ async fn rejected_requests_touch_nothing() {
             InboundRequest {
                 method: "POST",
                 token: TokenParam::One(TOKEN),
-                body: big.as_bytes(),
+                body: RequestBody::Plain(big.as_bytes()),
             },
             413,
             "payload_too_large",
@@ -306,7 +306,7 @@ async fn rejected_requests_touch_nothing() {
             InboundRequest {
                 method: "POST",
                 token: TokenParam::One(TOKEN),
-                body: b"not json",
+                body: RequestBody::Plain(b"not json"),
             },
             400,
             "invalid_payload",
@@ -315,7 +315,7 @@ async fn rejected_requests_touch_nothing() {
             InboundRequest {
                 method: "POST",
                 token: TokenParam::One(TOKEN),
-                body: br#"{"event":{"type":"email_replied"}}"#,
+                body: RequestBody::Plain(br#"{"event":{"type":"email_replied"}}"#),
             },
             400,
             "invalid_payload",
@@ -345,7 +345,7 @@ async fn second_token_of_the_rotation_list_is_accepted() {
     let request = InboundRequest {
         method: "POST",
         token: TokenParam::One("another-valid-token-02"),
-        body: &b,
+        body: RequestBody::Plain(&b),
     };
     assert_eq!(p.handle(&request, h.deadline()).await.response.status, 200);
 }
@@ -443,4 +443,57 @@ async fn concurrent_deliveries_of_one_event_send_one_message() {
         .count();
     assert_eq!(accepted, 1);
     assert_eq!(h.publisher.sent().len(), 1);
+}
+
+#[tokio::test]
+async fn base64_bodies_are_decoded_and_broken_ones_refused() {
+    use base64::Engine;
+    let h = Harness::new();
+    let p = h.pipeline(Category::Email, &[(vars::MAX_BODY_BYTES, "2000")]);
+    let b = body("evt-16", "email_replied");
+    let encoded = base64::prelude::BASE64_STANDARD.encode(&b);
+    let request = |body| InboundRequest {
+        method: "POST",
+        token: TokenParam::One(TOKEN),
+        body,
+    };
+    let handled = p
+        .handle(&request(RequestBody::Base64(&encoded)), h.deadline())
+        .await;
+    assert_eq!(json_body(&handled)["status"], "accepted");
+    let message: Value = serde_json::from_str(&h.publisher.sent()[0].1.body).unwrap();
+    assert_eq!(
+        message["payload"],
+        serde_json::from_slice::<Value>(&b).unwrap()
+    );
+
+    let handled = p
+        .handle(
+            &request(RequestBody::Base64("eyJldmVudCI6e30*")),
+            h.deadline(),
+        )
+        .await;
+    assert_eq!(handled.response.status, 400);
+    assert_eq!(
+        json_body(&handled)["error"]["message"],
+        "body is marked base64-encoded but is not valid base64"
+    );
+    let huge = base64::prelude::BASE64_STANDARD.encode(vec![b' '; 2001]);
+    let handled = p
+        .handle(&request(RequestBody::Base64(&huge)), h.deadline())
+        .await;
+    assert_eq!(handled.response.status, 413);
+    assert_eq!(h.publisher.sent().len(), 1);
+}
+
+#[tokio::test]
+async fn a_body_exactly_at_the_limit_is_accepted_and_one_byte_more_refused() {
+    let h = Harness::new();
+    let b = body("evt-17", "email_replied");
+    let limit = b.len().to_string();
+    let p = h.pipeline(Category::Email, &[(vars::MAX_BODY_BYTES, &limit)]);
+    assert_eq!(post(&p, h.deadline(), &b).await.response.status, 200);
+    let mut over = body("evt-18", "email_replied");
+    over.push(b' ');
+    assert_eq!(post(&p, h.deadline(), &over).await.response.status, 413);
 }

@@ -1,1 +1,107 @@
-//! Lambda entry point shared by the three functions.
+//! Runs one category's function on AWS Lambda. Everything the three binaries share lives
+//! here, so each `main` is one call: [`run`].
+//!
+//! Start-up does no network I/O: configuration comes from the environment, and the AWS
+//! clients resolve credentials lazily on their first request.
+
+mod apigw;
+mod telemetry;
+
+use std::time::{Duration, SystemTime};
+
+use aws_config::BehaviorVersion;
+use aws_config::timeout::TimeoutConfig;
+use lambda_runtime::{LambdaEvent, service_fn};
+use reply_payload::Category;
+use webhook_aws::{DynamoDbStore, SqsPublisher};
+use webhook_core::ports::{Clock, Dependency, DependencyError, IdempotencyStore, Publisher};
+use webhook_core::record::EpochMillis;
+use webhook_core::{Config, Handled, Outcome, Pipeline, Response};
+
+pub use apigw::{HttpApiRequest, HttpApiResponse};
+pub use lambda_runtime::Error;
+
+/// Time kept back from the invocation deadline to answer 503 before Lambda kills us.
+const DEADLINE_MARGIN: Duration = Duration::from_millis(250);
+
+/// Starts the function for `category`: logs, configuration, clients, then the runtime loop.
+pub async fn run(category: Category) -> Result<(), lambda_runtime::Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let config = Config::from_env().inspect_err(|err| {
+        tracing::error!(error = %err, "configuration is invalid; the function cannot start");
+    })?;
+    let pipeline = pipeline(config, category).await;
+    let pipeline = &pipeline;
+    lambda_runtime::run(service_fn(move |event| handle(pipeline, event))).await
+}
+
+/// The pipeline on DynamoDB and SQS, with SDK timeouts short enough that a hung dependency
+/// fails the request (503) instead of the invocation.
+async fn pipeline(config: Config, category: Category) -> Pipeline<DynamoDbStore, SqsPublisher> {
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(1))
+        .operation_attempt_timeout(Duration::from_secs(1))
+        .operation_timeout(Duration::from_secs(3))
+        .build();
+    let aws = aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(timeouts)
+        .load()
+        .await;
+    let store = DynamoDbStore::new(
+        aws_sdk_dynamodb::Client::new(&aws),
+        config.table_name.clone(),
+    );
+    let publisher = SqsPublisher::new(
+        aws_sdk_sqs::Client::new(&aws),
+        config.actionable_queue_url.clone(),
+        config.activity_queue_url.clone(),
+    );
+    Pipeline::new(
+        config,
+        category,
+        store,
+        publisher,
+        webhook_core::ports::SystemClock,
+    )
+}
+
+/// One invocation: the pipeline, bounded by the deadline, then one summary log line.
+pub async fn handle<S, P, C>(
+    pipeline: &Pipeline<S, P, C>,
+    event: LambdaEvent<HttpApiRequest>,
+) -> Result<HttpApiResponse, lambda_runtime::Error>
+where
+    S: IdempotencyStore,
+    P: Publisher,
+    C: Clock,
+{
+    let started = std::time::Instant::now();
+    let deadline = EpochMillis(event.context.deadline);
+    let tokens = event.payload.tokens();
+    let request = event.payload.inbound(&tokens);
+    let budget = deadline
+        .to_system_time()
+        .duration_since(SystemTime::now())
+        .unwrap_or(Duration::ZERO)
+        .saturating_sub(DEADLINE_MARGIN);
+    let handled = match tokio::time::timeout(budget, pipeline.handle(&request, deadline)).await {
+        Ok(handled) => handled,
+        Err(_) => timed_out(pipeline),
+    };
+    telemetry::log_summary(&event.context.request_id, &handled, started.elapsed());
+    Ok(handled.response.into())
+}
+
+/// The answer when the deadline came first. A claim made before it expires at the deadline,
+/// so Reply's retry can take the event over.
+fn timed_out<S, P, C>(pipeline: &Pipeline<S, P, C>) -> Handled {
+    let outcome = Outcome::Unavailable(DependencyError {
+        dependency: Dependency::Unknown,
+        code: Some("deadline".into()),
+        detail: "the invocation deadline passed before DynamoDB and SQS answered".into(),
+    });
+    Handled {
+        response: Response::for_outcome(&outcome, None, None),
+        report: webhook_core::Report::new(pipeline.function(), outcome),
+    }
+}

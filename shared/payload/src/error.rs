@@ -7,6 +7,9 @@ pub enum PayloadError {
     /// The body has no bytes at all.
     #[error("body is empty")]
     Empty,
+    /// API Gateway marked the body base64-encoded, and it is not valid base64.
+    #[error("body is marked base64-encoded but is not valid base64")]
+    NotBase64,
     /// The body is not UTF-8 (JSON must be, and so must an SQS message).
     #[error("body is not valid UTF-8 (invalid byte at offset {0})")]
     NotUtf8(usize),

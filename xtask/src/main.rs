@@ -3,7 +3,9 @@
 //! Each command lives in its own module and exposes `run(root, args)`; this file only
 //! dispatches, so adding a command is one module and one match arm.
 
+mod demo;
 mod events;
+mod provision;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -17,6 +19,8 @@ usage: cargo run -p xtask -- <command> [options]
 commands:
   events           regenerate events/apigw/ from events/reply/
   events --check   fail (naming each file) if events/apigw/ differs from what it would generate
+  provision        create the local table and queues on AWS_ENDPOINT_URL, print the env
+  demo             run every sample through the running local stack, check SPEC §4
   help             print this message";
 
 fn main() -> ExitCode {
@@ -28,6 +32,8 @@ fn main() -> ExitCode {
     let root = workspace_root();
     let result = match command.as_str() {
         "events" => events::run(&root, rest),
+        "provision" => provision::run(&root, rest),
+        "demo" => demo::run(&root, rest),
         "help" | "-h" | "--help" => {
             println!("{USAGE}");
             Ok(())

@@ -75,3 +75,15 @@ deploy: ## sam build + sam deploy (guided the first time)
 .PHONY: delete
 delete: ## Delete the deployed stack
 	@scripts/deploy.sh delete
+
+.PHONY: load
+load: ## Load test through the real binaries: N=5000 deliveries at C=32, 20 % duplicates
+	@scripts/load.sh
+
+.PHONY: fuzz
+fuzz: ## Coverage-guided fuzzing of the parser and the core (FUZZ_SECONDS per target)
+	@scripts/fuzz.sh
+
+.PHONY: bench
+bench: ## criterion benchmarks, cold start, memory and package figures (docs/benchmarks.md)
+	@scripts/bench.sh

@@ -5,6 +5,7 @@
 //! clients resolve credentials lazily on their first request.
 
 mod apigw;
+pub mod metrics;
 mod telemetry;
 
 use std::time::{Duration, SystemTime};
@@ -88,7 +89,7 @@ where
         Ok(handled) => handled,
         Err(_) => timed_out(pipeline),
     };
-    telemetry::log_summary(&event.context.request_id, &handled, started.elapsed());
+    telemetry::record(&event.context.request_id, &handled, started.elapsed());
     Ok(handled.response.into())
 }
 

@@ -1,9 +1,26 @@
-//! What each invocation leaves in the logs: one summary line, plus a warning or an error when
-//! something needs an operator's eye. No token and no prospect data ever reach these lines.
+//! What each invocation leaves in the logs: one summary line, a warning or an error when
+//! something needs an operator's eye, and one EMF metrics line. No token and no prospect data
+//! ever reach these lines: they are built from the pipeline's [`webhook_core::Report`], which
+//! holds neither.
 
-use std::time::Duration;
+use std::io::Write;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use webhook_core::{Handled, Outcome};
+
+use crate::metrics::emf_line;
+
+/// Logs the invocation and writes its metrics.
+pub fn record(request_id: &str, handled: &Handled, elapsed: Duration) {
+    log_summary(request_id, handled, elapsed);
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    // Written as is, not through tracing: EMF must be the whole log line.
+    let mut line = emf_line(handled, elapsed, now_ms);
+    line.push('\n');
+    let _ = std::io::stdout().lock().write_all(line.as_bytes());
+}
 
 /// Logs the invocation's summary line (info), and a warning or error where one is due.
 pub fn log_summary(request_id: &str, handled: &Handled, elapsed: Duration) {

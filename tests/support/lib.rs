@@ -15,6 +15,8 @@ use webhook_aws::provision::{create_queue, create_table};
 use webhook_core::Config;
 use webhook_core::config::vars;
 
+pub mod proxy;
+
 /// The documented local test token (events/apigw/ carries it).
 pub const TOKEN: &str = "reply-local-test-token-0001";
 

@@ -39,13 +39,8 @@ pub async fn run(category: Category) -> Result<(), lambda_runtime::Error> {
 /// The pipeline on DynamoDB and SQS, with SDK timeouts short enough that a hung dependency
 /// fails the request (503) instead of the invocation.
 async fn pipeline(config: Config, category: Category) -> Pipeline<DynamoDbStore, SqsPublisher> {
-    let timeouts = TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(1))
-        .operation_attempt_timeout(Duration::from_secs(1))
-        .operation_timeout(Duration::from_secs(3))
-        .build();
     let aws = aws_config::defaults(BehaviorVersion::latest())
-        .timeout_config(timeouts)
+        .timeout_config(sdk_timeouts())
         .load()
         .await;
     let store = DynamoDbStore::new(
@@ -64,6 +59,17 @@ async fn pipeline(config: Config, category: Category) -> Pipeline<DynamoDbStore,
         publisher,
         webhook_core::ports::SystemClock,
     )
+}
+
+/// The SDK timeouts of the functions' clients: a connection or an attempt that takes more than
+/// a second fails (and is retried), a whole operation more than three. Public so the fault
+/// tests configure their clients exactly as the functions do.
+pub fn sdk_timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(1))
+        .operation_attempt_timeout(Duration::from_secs(1))
+        .operation_timeout(Duration::from_secs(3))
+        .build()
 }
 
 /// One invocation: the pipeline, bounded by the deadline, then one summary log line.

@@ -1,0 +1,401 @@
+//! Fault injection: DynamoDB or SQS slow, hung or reset, before or after the request reaches
+//! the service, through a loopback TCP proxy (support/proxy.rs) in front of moto's server.
+//!
+//! The faulty side's SDK client has the functions' own timeouts
+//! ([`webhook_lambda::sdk_timeouts`]: connect 1 s, attempt 1 s, operation 3 s) and default
+//! retries; the invocation is bounded by its deadline as on Lambda ([`webhook_lambda::handle`]).
+//! Each test asserts the HTTP answer, what is stored and what is sent, and then what Reply's
+//! retry gets. Dependency-down, takeover and past-deadline cases live in aws_pipeline.rs.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_dynamodb::types::AttributeValue;
+use lambda_runtime::{Context, LambdaEvent};
+use reply_payload::Category;
+use reply_webhooks_tests::proxy::{Mode, Proxy};
+use reply_webhooks_tests::{Fixture, Queues, TOKEN, body, deadline_in, http_event, require_moto};
+use serde_json::{Value, json};
+use webhook_aws::{DynamoDbStore, SqsPublisher};
+use webhook_core::ports::SystemClock;
+use webhook_core::{Config, Pipeline};
+use webhook_lambda::HttpApiResponse;
+
+type AwsPipeline = Pipeline<DynamoDbStore, SqsPublisher>;
+
+/// An SDK configuration like the functions': their timeouts, default retries, `endpoint`.
+async fn sdk_at(endpoint: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .timeout_config(webhook_lambda::sdk_timeouts())
+        .load()
+        .await
+}
+
+/// The email function with DynamoDB at `dynamodb` and SQS at `sqs` (moto or a proxy).
+async fn pipeline(f: &Fixture, dynamodb: &str, sqs: &str, config: Config) -> AwsPipeline {
+    let store = DynamoDbStore::new(
+        aws_sdk_dynamodb::Client::new(&sdk_at(dynamodb).await),
+        config.table_name.clone(),
+    );
+    let publisher = SqsPublisher::new(
+        aws_sdk_sqs::Client::new(&sdk_at(sqs).await),
+        f.actionable_queue_url.clone(),
+        None,
+    );
+    Pipeline::new(config, Category::Email, store, publisher, SystemClock)
+}
+
+/// Delivers `delivery` with the invocation deadline `deadline` (epoch ms); returns the status,
+/// the body and when the answer came (epoch ms).
+async fn deliver(p: &AwsPipeline, delivery: &str, deadline: u64) -> (u16, Value, u64) {
+    let mut context = Context::default();
+    context.request_id = "fault-test".into();
+    context.deadline = deadline;
+    let request = http_event(
+        "POST",
+        "/webhooks/email",
+        &format!("token={TOKEN}"),
+        delivery,
+        false,
+    );
+    let response: HttpApiResponse = webhook_lambda::handle(p, LambdaEvent::new(request, context))
+        .await
+        .unwrap();
+    let answered = deadline_in(Duration::ZERO);
+    let body: Value = serde_json::from_str(&response.body).unwrap();
+    assert!(!response.body.contains(TOKEN));
+    (response.status_code, body, answered)
+}
+
+fn attr<'a>(item: &'a HashMap<String, AttributeValue>, name: &str) -> Option<&'a str> {
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+}
+
+fn millis(item: &HashMap<String, AttributeValue>, name: &str) -> Option<u64> {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+/// The event ids of every message in the actionable queue (drained).
+async fn sent_ids(f: &Fixture) -> Vec<String> {
+    f.drain(&f.actionable_queue_url)
+        .await
+        .iter()
+        .map(|m| {
+            let body: Value = serde_json::from_str(m.body().unwrap()).unwrap();
+            body["event_id"].as_str().unwrap().to_owned()
+        })
+        .collect()
+}
+
+/// Asserts the event is held by an INPROGRESS claim expiring at `deadline`: what an
+/// invocation that died (or gave up) after claiming leaves behind.
+async fn assert_claim_left_until(f: &Fixture, id: &str, deadline: u64) {
+    let item = f.record(id).await.expect("the claim is still there");
+    assert_eq!(attr(&item, "status"), Some("INPROGRESS"));
+    assert_eq!(millis(&item, "in_progress_expiration"), Some(deadline));
+    assert!(!item.contains_key("message_id"));
+}
+
+/// Reply's retries on a healthy stack: 409 while the dead invocation's claim is live, then,
+/// after its deadline, the takeover sends the event exactly once; a later duplicate sends
+/// nothing.
+async fn retry_takes_over_after(f: &Fixture, id: &str, delivery: &str, dead_deadline: u64) {
+    let moto = reply_webhooks_tests::moto_endpoint().unwrap();
+    let healthy = pipeline(f, &moto, &moto, f.config(&[])).await;
+    let later = deadline_in(Duration::from_secs(10));
+    if deadline_in(Duration::ZERO) + 100 < dead_deadline {
+        let (status, answer, _) = deliver(&healthy, delivery, later).await;
+        assert_eq!(
+            (status, answer["error"]["code"].as_str()),
+            (409, Some("in_progress")),
+            "{answer}"
+        );
+    }
+    let wait = dead_deadline.saturating_sub(deadline_in(Duration::ZERO)) + 50;
+    tokio::time::sleep(Duration::from_millis(wait)).await;
+    let (status, answer, _) = deliver(&healthy, delivery, later).await;
+    assert_eq!(
+        (status, answer),
+        (
+            200,
+            json!({"status": "accepted", "event_id": id, "enqueued": true})
+        )
+    );
+    let (status, answer, _) = deliver(&healthy, delivery, later).await;
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (200, Some("duplicate"))
+    );
+    assert_eq!(sent_ids(f).await, [id], "exactly one message");
+    let item = f.record(id).await.unwrap();
+    assert_eq!(attr(&item, "status"), Some("COMPLETED"));
+    assert_eq!(f.record_count().await, 1);
+}
+
+fn assert_unavailable(status: u16, answer: &Value) {
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (503, Some("unavailable")),
+        "{answer}"
+    );
+}
+
+#[tokio::test]
+async fn dynamodb_slow_but_within_the_attempt_timeout_succeeds() {
+    let moto = require_moto!();
+    let f = Fixture::new("slow-ddb-ok", Queues::default()).await;
+    let proxy = Proxy::start(&moto, Mode::Delay(Duration::from_millis(300))).await;
+    let p = pipeline(&f, &proxy.url(), &moto, f.config(&[])).await;
+    let delivery = body("fault-1", "email_replied");
+    let started = Instant::now();
+    let (status, answer, _) = deliver(&p, &delivery, deadline_in(Duration::from_secs(5))).await;
+    assert_eq!(
+        (status, answer),
+        (
+            200,
+            json!({"status": "accepted", "event_id": "fault-1", "enqueued": true})
+        )
+    );
+    // Claim and completion, each held 300 ms.
+    assert!(started.elapsed() >= Duration::from_millis(600));
+    assert_eq!(proxy.faults(), 2);
+    let item = f.record("fault-1").await.unwrap();
+    assert_eq!(attr(&item, "status"), Some("COMPLETED"));
+    assert_eq!(sent_ids(&f).await, ["fault-1"]);
+}
+
+#[tokio::test]
+async fn dynamodb_slower_than_the_attempt_timeout_is_503_sends_nothing_and_the_retry_sends_once() {
+    let moto = require_moto!();
+    let f = Fixture::new("slow-ddb-fail", Queues::default()).await;
+    // Every answer 1.5 s late: each attempt (1 s) times out, after DynamoDB applied it.
+    let proxy = Proxy::start(&moto, Mode::Delay(Duration::from_millis(1500))).await;
+    let p = pipeline(&f, &proxy.url(), &moto, f.config(&[])).await;
+    let delivery = body("fault-2", "email_replied");
+    let deadline = deadline_in(Duration::from_millis(2000));
+    let (status, answer, answered) = deliver(&p, &delivery, deadline).await;
+    assert_unavailable(status, &answer);
+    assert!(answered < deadline, "answered before the deadline");
+    assert!(sent_ids(&f).await.is_empty(), "nothing sent");
+    // The first attempt's PutItem landed: the claim is held until the invocation's deadline,
+    // never COMPLETED.
+    assert_claim_left_until(&f, "fault-2", deadline).await;
+    drop(proxy);
+    retry_takes_over_after(&f, "fault-2", &delivery, deadline).await;
+}
+
+#[tokio::test]
+async fn dynamodb_hung_cannot_hold_the_invocation_past_its_deadline() {
+    let moto = require_moto!();
+    let f = Fixture::new("hung-ddb", Queues::default()).await;
+    // Accepts the connection, swallows the request: DynamoDB never sees it.
+    let proxy = Proxy::start(&moto, Mode::Hang).await;
+    let p = pipeline(&f, &proxy.url(), &moto, f.config(&[])).await;
+    let deadline = deadline_in(Duration::from_millis(1500));
+    let (status, answer, answered) = deliver(&p, &body("fault-3", "email_replied"), deadline).await;
+    assert_unavailable(status, &answer);
+    assert!(
+        answered < deadline,
+        "answered {} ms after the deadline",
+        answered.saturating_sub(deadline)
+    );
+    assert!(
+        answered + 400 > deadline,
+        "gave up {} ms early",
+        deadline - answered
+    );
+    assert!(proxy.faults() >= 1);
+    assert_eq!(f.record_count().await, 0, "nothing stored");
+    assert!(sent_ids(&f).await.is_empty(), "nothing sent");
+}
+
+#[tokio::test]
+async fn dynamodb_hung_mid_request_leaves_a_claim_until_the_deadline_then_the_retry_sends_once() {
+    let moto = require_moto!();
+    let f = Fixture::new("hung-mid-ddb", Queues::default()).await;
+    // The PutItem reaches DynamoDB and is applied; its answer never comes back.
+    let proxy = Proxy::start(&moto, Mode::HangAfterForward).await;
+    let p = pipeline(&f, &proxy.url(), &moto, f.config(&[])).await;
+    let delivery = body("fault-4", "email_replied");
+    let deadline = deadline_in(Duration::from_millis(1500));
+    let (status, answer, answered) = deliver(&p, &delivery, deadline).await;
+    assert_unavailable(status, &answer);
+    assert!(answered < deadline);
+    assert!(sent_ids(&f).await.is_empty(), "nothing sent");
+    assert_claim_left_until(&f, "fault-4", deadline).await;
+    drop(proxy);
+    retry_takes_over_after(&f, "fault-4", &delivery, deadline).await;
+}
+
+#[tokio::test]
+async fn dynamodb_reset_mid_request_is_503_sends_nothing_and_the_retry_sends_once() {
+    let moto = require_moto!();
+    let f = Fixture::new("reset-mid-ddb", Queues::default()).await;
+    // Every request is applied, then the connection is reset instead of answered; the SDK
+    // retries (its retries find the claim their first attempt wrote, and are reset too).
+    let proxy = Proxy::start(&moto, Mode::ResetAfterForward).await;
+    let p = pipeline(&f, &proxy.url(), &moto, f.config(&[])).await;
+    let delivery = body("fault-5", "email_replied");
+    let deadline = deadline_in(Duration::from_millis(1500));
+    let (status, answer, answered) = deliver(&p, &delivery, deadline).await;
+    assert_unavailable(status, &answer);
+    assert!(answered < deadline);
+    assert!(proxy.faults() >= 2, "the SDK retried a reset request");
+    assert!(sent_ids(&f).await.is_empty(), "nothing sent");
+    assert_claim_left_until(&f, "fault-5", deadline).await;
+    drop(proxy);
+    retry_takes_over_after(&f, "fault-5", &delivery, deadline).await;
+}
+
+#[tokio::test]
+async fn dynamodb_reset_once_before_the_request_arrives_is_retried_and_succeeds() {
+    let moto = require_moto!();
+    let f = Fixture::new("reset-once-ddb", Queues::default()).await;
+    let proxy = Proxy::start(&moto, Mode::Pass).await;
+    proxy.fault_once(Mode::Reset);
+    let p = pipeline(&f, &proxy.url(), &moto, f.config(&[])).await;
+    let (status, answer, _) = deliver(
+        &p,
+        &body("fault-6", "email_replied"),
+        deadline_in(Duration::from_secs(5)),
+    )
+    .await;
+    assert_eq!((status, answer["status"].as_str()), (200, Some("accepted")));
+    assert_eq!(proxy.faults(), 1);
+    assert_eq!(
+        attr(&f.record("fault-6").await.unwrap(), "status"),
+        Some("COMPLETED")
+    );
+    assert_eq!(sent_ids(&f).await, ["fault-6"]);
+}
+
+#[tokio::test]
+async fn a_claim_whose_answer_was_lost_is_found_by_the_sdk_retry_as_in_progress() {
+    let moto = require_moto!();
+    let f = Fixture::new("lost-claim-answer", Queues::default()).await;
+    // One blip: the claim is applied, its answer reset; the SDK's retry then meets the claim
+    // its own first attempt wrote. The pipeline cannot tell it from another invocation's,
+    // so it answers 409 in_progress and the claim lives until the deadline (as with
+    // Powertools): safe (nothing sent twice), and Reply's retry after the deadline sends it.
+    let proxy = Proxy::start(&moto, Mode::Pass).await;
+    proxy.fault_once(Mode::ResetAfterForward);
+    let p = pipeline(&f, &proxy.url(), &moto, f.config(&[])).await;
+    let delivery = body("fault-7", "email_replied");
+    let deadline = deadline_in(Duration::from_millis(1500));
+    let (status, answer, _) = deliver(&p, &delivery, deadline).await;
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (409, Some("in_progress")),
+        "{answer}"
+    );
+    assert_eq!(proxy.faults(), 1);
+    assert!(sent_ids(&f).await.is_empty(), "nothing sent");
+    assert_claim_left_until(&f, "fault-7", deadline).await;
+    retry_takes_over_after(&f, "fault-7", &delivery, deadline).await;
+}
+
+#[tokio::test]
+async fn sqs_hung_is_503_the_claim_is_released_and_the_retry_sends_once() {
+    let moto = require_moto!();
+    let f = Fixture::new("hung-sqs", Queues::default()).await;
+    let proxy = Proxy::start(&moto, Mode::Hang).await;
+    let p = pipeline(&f, &moto, &proxy.url(), f.config(&[])).await;
+    let delivery = body("fault-8", "email_replied");
+    // A deadline far enough for the SDK's operation timeout (3 s) to end the send first.
+    let deadline = deadline_in(Duration::from_secs(6));
+    let started = Instant::now();
+    let (status, answer, answered) = deliver(&p, &delivery, deadline).await;
+    assert_unavailable(status, &answer);
+    assert!(answered < deadline);
+    assert!(
+        started.elapsed() < Duration::from_millis(3900),
+        "the operation timeout ended the send: {:?}",
+        started.elapsed()
+    );
+    assert!(proxy.faults() >= 1);
+    assert!(f.record("fault-8").await.is_none(), "the claim is released");
+    assert!(sent_ids(&f).await.is_empty(), "nothing sent");
+    // Released, so Reply's retry does not wait for the deadline.
+    retry_takes_over_after(&f, "fault-8", &delivery, 0).await;
+}
+
+#[tokio::test]
+async fn killed_between_claim_and_publish_the_retry_after_the_deadline_sends_once() {
+    let moto = require_moto!();
+    let f = Fixture::new("killed", Queues::default()).await;
+    // SQS hangs; the deadline (1.5 s) comes before the SDK gives up, so the invocation is cut
+    // at the deadline with the claim written and the publish never finished: what a process
+    // killed between claim and publish leaves. The release never runs.
+    let proxy = Proxy::start(&moto, Mode::Hang).await;
+    let p = pipeline(&f, &moto, &proxy.url(), f.config(&[])).await;
+    let delivery = body("fault-9", "contact_opted_out");
+    let deadline = deadline_in(Duration::from_millis(1500));
+    let (status, answer, answered) = deliver(&p, &delivery, deadline).await;
+    assert_unavailable(status, &answer);
+    assert!(answered < deadline, "answered before the deadline");
+    assert!(sent_ids(&f).await.is_empty(), "nothing sent");
+    assert_claim_left_until(&f, "fault-9", deadline).await;
+    drop(proxy);
+    retry_takes_over_after(&f, "fault-9", &delivery, deadline).await;
+}
+
+/// The at-least-once window: SQS took the message but its answer was lost. The SDK retries
+/// the send, the pipeline answers 503 and releases, Reply retries: a standard queue gets the
+/// event more than once (same event_id; consumers dedupe on it), and the record ends
+/// COMPLETED once.
+#[tokio::test]
+async fn sqs_answer_lost_after_the_send_is_at_least_once_on_a_standard_queue() {
+    let moto = require_moto!();
+    let f = Fixture::new("lost-send-answer", Queues::default()).await;
+    let proxy = Proxy::start(&moto, Mode::HangAfterForward).await;
+    let p = pipeline(&f, &moto, &proxy.url(), f.config(&[])).await;
+    let delivery = body("fault-10", "email_replied");
+    let (status, answer, _) = deliver(&p, &delivery, deadline_in(Duration::from_secs(6))).await;
+    assert_unavailable(status, &answer);
+    assert!(
+        f.record("fault-10").await.is_none(),
+        "the claim is released"
+    );
+    drop(proxy);
+    let healthy = pipeline(&f, &moto, &moto, f.config(&[])).await;
+    let (status, _, _) = deliver(&healthy, &delivery, deadline_in(Duration::from_secs(6))).await;
+    assert_eq!(status, 200);
+    let ids = sent_ids(&f).await;
+    assert!(ids.len() >= 2, "{ids:?}");
+    assert!(ids.iter().all(|id| id == "fault-10"));
+    assert_eq!(
+        attr(&f.record("fault-10").await.unwrap(), "status"),
+        Some("COMPLETED")
+    );
+}
+
+/// The same fault on a FIFO queue: MessageDeduplicationId = event id, so within SQS's 5-minute
+/// window the queue holds the event exactly once.
+#[tokio::test]
+async fn sqs_answer_lost_after_the_send_is_exactly_once_on_a_fifo_queue() {
+    let moto = require_moto!();
+    let f = Fixture::new(
+        "lost-send-answer-fifo",
+        Queues {
+            fifo: true,
+            ..Queues::default()
+        },
+    )
+    .await;
+    let proxy = Proxy::start(&moto, Mode::HangAfterForward).await;
+    let p = pipeline(&f, &moto, &proxy.url(), f.config(&[])).await;
+    let delivery = body("fault-11", "email_replied");
+    let (status, answer, _) = deliver(&p, &delivery, deadline_in(Duration::from_secs(6))).await;
+    assert_unavailable(status, &answer);
+    drop(proxy);
+    let healthy = pipeline(&f, &moto, &moto, f.config(&[])).await;
+    let (status, _, _) = deliver(&healthy, &delivery, deadline_in(Duration::from_secs(6))).await;
+    assert_eq!(status, 200);
+    assert_eq!(sent_ids(&f).await, ["fault-11"]);
+}

@@ -89,10 +89,17 @@ const MAX_DEPTH: usize = 128;
 /// Skipping a value in place ([`IgnoredAny`]) has no depth limit in serde_json, but building
 /// one (`Value`, and so [`crate::ReplyEvent`] and any serde_json consumer of the forwarded body)
 /// stops at 128 levels. Apply that limit here too, with serde_json's own message, so both
-/// parsers accept and refuse the same bodies. `body` is known to be valid JSON.
+/// parsers accept and refuse the same bodies. Likewise numbers: skipping does not evaluate
+/// them, building a value refuses one beyond the range of f64 (`1e400`), so refuse those too.
+/// `body` is known to be valid JSON.
 fn check_depth(body: &[u8]) -> Result<(), PayloadError> {
     let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    // The end of the number being skipped: its bytes were checked at its first one.
+    let mut number_end = 0;
     for (offset, &byte) in body.iter().enumerate() {
+        if offset < number_end {
+            continue;
+        }
         if in_string {
             match byte {
                 _ if escaped => escaped = false,
@@ -107,23 +114,46 @@ fn check_depth(body: &[u8]) -> Result<(), PayloadError> {
             b'{' | b'[' => {
                 depth += 1;
                 if depth >= MAX_DEPTH {
-                    let before = &body[..offset];
-                    let line = 1 + before.iter().filter(|b| **b == b'\n').count();
-                    let line_start = before
-                        .iter()
-                        .rposition(|b| *b == b'\n')
-                        .map_or(0, |i| i + 1);
+                    let (line, column) = position(body, offset);
                     return Err(PayloadError::NotJson(format!(
-                        "recursion limit exceeded at line {line} column {}",
-                        offset - line_start + 1
+                        "recursion limit exceeded at line {line} column {column}"
                     )));
                 }
             }
             b'}' | b']' => depth = depth.saturating_sub(1),
+            b'-' | b'0'..=b'9' => {
+                number_end = offset
+                    + body[offset..]
+                        .iter()
+                        .position(|b| !matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
+                        .unwrap_or(body.len() - offset);
+                let number = &body[offset..number_end];
+                // Only an exponent or a very long literal can exceed f64's range; serde_json
+                // decides, as it does when building a value.
+                let may_overflow =
+                    number.len() > 300 || number.iter().any(|b| matches!(b, b'e' | b'E'));
+                if may_overflow && serde_json::from_slice::<f64>(number).is_err() {
+                    let (line, column) = position(body, number_end - 1);
+                    return Err(PayloadError::NotJson(format!(
+                        "number out of range at line {line} column {column}"
+                    )));
+                }
+            }
             _ => {}
         }
     }
     Ok(())
+}
+
+/// serde_json's line and column (1-based) of the byte at `offset`.
+fn position(body: &[u8], offset: usize) -> (usize, usize) {
+    let before = &body[..offset];
+    let line = 1 + before.iter().filter(|b| **b == b'\n').count();
+    let line_start = before
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(0, |i| i + 1);
+    (line, offset - line_start + 1)
 }
 
 struct TopLevelVisitor {

@@ -68,11 +68,13 @@ seed() {
 }
 
 run() {
-    local target=$1 sanitizer=$2 log="fuzz/$1.log"
+    local target=$1 sanitizer=$2 log="fuzz/$1.log" jobs=()
+    # One job runs in-process (final stats in the log); more run as libFuzzer workers.
+    [[ $JOBS -le 1 ]] || jobs=(-jobs="$JOBS" -workers="$JOBS")
     (
         cd fuzz
         cargo fuzz run --sanitizer "$sanitizer" -O "$target" "corpus/$target" "seeds/$target" -- \
-            -max_total_time="$SECONDS_PER_TARGET" -jobs="$JOBS" -workers="$JOBS" \
+            -max_total_time="$SECONDS_PER_TARGET" "${jobs[@]}" \
             -max_len=12288 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
     ) 2>&1 | tee "$log" | grep -E '^(#[0-9]+ +(INITED|DONE)|==[0-9]+==|thread .* panicked|SUMMARY|Done [0-9]+ runs|stat::(number_of_executed_units|peak_rss_mb)|artifact_prefix|Test unit written|error)' >&2
     return "${PIPESTATUS[0]}"

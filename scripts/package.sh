@@ -75,5 +75,5 @@ for bin in "${BINARIES[@]}"; do
     zip="target/lambda/$bin/bootstrap.zip"
     [[ -f $zip ]] || die "$zip was not produced"
     bytes=$(stat -c %s "$zip")
-    printf '  %-42s %9d bytes  (%s)\n' "$zip" "$bytes" "$(numfmt --to=iec-i --suffix=B "$bytes")"
+    printf '  %-46s %9d bytes  (%s)\n' "$zip" "$bytes" "$(numfmt --to=iec-i --suffix=B "$bytes")"
 done

@@ -638,3 +638,72 @@ fn outputs_give_the_three_webhook_urls_without_a_token() {
         assert!(outputs.contains_key(needed), "output {needed} is missing");
     }
 }
+
+/// The AWS operations the adapters call (`self.client.<operation>()` in `shared/aws/src`, the
+/// provisioning helpers for tests excepted), as IAM actions: `put_item` in `dynamodb.rs` is
+/// `dynamodb:PutItem`.
+fn sdk_actions_in_code() -> BTreeSet<String> {
+    let dir = repo_root().join("shared/aws/src");
+    let mut actions = BTreeSet::new();
+    for entry in std::fs::read_dir(&dir).expect("shared/aws/src") {
+        let path = entry.expect("dir entry").path();
+        let file = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        if !file.ends_with(".rs") || file == "provision.rs" {
+            continue;
+        }
+        let code: String = std::fs::read_to_string(&path)
+            .expect("readable source")
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        for (at, _) in code.match_indices(".client.") {
+            let rest = &code[at + ".client.".len()..];
+            let operation: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if !rest[operation.len()..].starts_with("()") {
+                continue;
+            }
+            let service = match file {
+                "dynamodb.rs" => "dynamodb",
+                "sqs.rs" => "sqs",
+                other => panic!("{other} calls AWS ({operation}); teach this test its service"),
+            };
+            let pascal: String = operation
+                .split('_')
+                .map(|word| {
+                    let mut chars = word.chars();
+                    chars.next().map_or(String::new(), |first| {
+                        first.to_ascii_uppercase().to_string() + chars.as_str()
+                    })
+                })
+                .collect();
+            actions.insert(format!("{service}:{pascal}"));
+        }
+    }
+    actions
+}
+
+#[test]
+fn iam_actions_are_the_sdk_calls_the_adapters_make() {
+    let in_code = sdk_actions_in_code();
+    assert!(
+        in_code.len() >= 2,
+        "found no `self.client.<operation>()` calls in shared/aws/src: did the adapters change shape?"
+    );
+    let t = Template::load();
+    for (id, function) in t.functions() {
+        let granted: BTreeSet<String> = statements_of(&t, id, function)
+            .into_iter()
+            .flat_map(|s| s.actions)
+            .collect();
+        assert_eq!(
+            granted, in_code,
+            "{id}: IAM actions in template.yaml differ from the SDK calls in shared/aws/src"
+        );
+    }
+}

@@ -59,7 +59,7 @@ impl HttpApiRequest {
     }
 }
 
-/// A payload-2.0 response.
+/// A payload-2.0 response (also a Lambda function URL response).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HttpApiResponse {
@@ -67,6 +67,9 @@ pub struct HttpApiResponse {
     pub headers: HashMap<&'static str, &'static str>,
     pub body: String,
     pub is_base64_encoded: bool,
+    /// Always empty; present because function URL clients (cargo lambda watch among them)
+    /// require the field.
+    pub cookies: [&'static str; 0],
 }
 
 impl From<Response> for HttpApiResponse {
@@ -80,6 +83,7 @@ impl From<Response> for HttpApiResponse {
             headers,
             body: response.body,
             is_base64_encoded: false,
+            cookies: [],
         }
     }
 }
@@ -87,6 +91,25 @@ impl From<Response> for HttpApiResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_response_has_every_field_function_url_clients_require() {
+        let response = HttpApiResponse::from(Response {
+            status: 405,
+            body: "{}".into(),
+            allow_post: true,
+        });
+        assert_eq!(
+            serde_json::to_value(&response).unwrap(),
+            serde_json::json!({
+                "statusCode": 405,
+                "headers": {"content-type": "application/json", "allow": "POST"},
+                "body": "{}",
+                "isBase64Encoded": false,
+                "cookies": []
+            })
+        );
+    }
 
     fn event(json: &str) -> HttpApiRequest {
         serde_json::from_str(json).unwrap()

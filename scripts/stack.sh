@@ -67,11 +67,11 @@ stack_start() {
     moto_start "$dir"
     moto_port=$(cat "$dir/moto.port")
 
-    rw_say "creating the table and queues (cargo run -p xtask -- provision)"
+    rw_say "creating the table and queues (cargo run --bin xtask -- provision)"
     (
         cd "$RW_ROOT"
         moto_env "$dir"
-        cargo run -q -p xtask -- provision
+        cargo run -q --bin xtask -- provision
     ) >"$dir/env.tmp" || rw_die "provisioning the local table and queues failed (see above)."
     # Only NAME=value lines: cargo lambda watch reads them with --env-file.
     grep -E '^[A-Z][A-Z0-9_]*=' "$dir/env.tmp" >"$dir/env"
@@ -199,7 +199,7 @@ cmd_demo() {
     trap 'exit 143' TERM
     local start=$SECONDS
     stack_start "$STACK_DIR" private
-    rw_say "stack ready in $((SECONDS - start)) s; running the demo (cargo run -p xtask -- demo)"
+    rw_say "stack ready in $((SECONDS - start)) s; running the demo (cargo run --bin xtask -- demo)"
     local rc=0
     (
         cd "$RW_ROOT"
@@ -207,7 +207,7 @@ cmd_demo() {
         # shellcheck disable=SC1091
         source "$STACK_DIR/env"
         set +a
-        RW_WATCH_URL="http://127.0.0.1:$(cat "$STACK_DIR/watch.port")" cargo run -q -p xtask -- demo
+        RW_WATCH_URL="http://127.0.0.1:$(cat "$STACK_DIR/watch.port")" cargo run -q --bin xtask -- demo
     ) || rc=$?
     if [[ $rc -ne 0 ]]; then
         echo >&2

@@ -259,7 +259,7 @@ fn cases(root: &Path, token: &str) -> crate::Result<Vec<Case>> {
 
     let first = &samples[0];
     cases.push(Case {
-        label: format!("{} (again: duplicate)", first.event_type),
+        label: format!("{}, again", first.event_type),
         binary: first.category().binary(),
         route: first.category().route(),
         token: token.to_owned(),
@@ -270,15 +270,18 @@ fn cases(root: &Path, token: &str) -> crate::Result<Vec<Case>> {
     });
 
     // A known type at another category's route: processed all the same, with a warning.
-    if let Some(sample) = samples
+    let linkedin = |s: &&Sample| s.event_type.category() == Some(Category::Linkedin);
+    let misrouted = samples
         .iter()
-        .find(|s| s.event_type.category() == Some(Category::Linkedin))
-    {
+        .filter(linkedin)
+        .find(|s| s.event_type.actionable_by_default())
+        .or_else(|| samples.iter().find(linkedin));
+    if let Some(sample) = misrouted {
         let event_id = fresh_id();
         let body = replace_id(&sample.body, &sample.event_id, &event_id);
         let wrong = Category::Email;
         cases.push(Case {
-            label: format!("{} (new id, wrong route)", sample.event_type),
+            label: format!("{}, new id", sample.event_type),
             binary: wrong.binary(),
             route: wrong.route(),
             token: token.to_owned(),
@@ -292,7 +295,7 @@ fn cases(root: &Path, token: &str) -> crate::Result<Vec<Case>> {
     }
 
     cases.push(Case {
-        label: format!("{} (wrong token)", first.event_type),
+        label: format!("{}, wrong token", first.event_type),
         binary: first.category().binary(),
         route: first.category().route(),
         token: "not-the-configured-token-0000".to_owned(),
@@ -303,7 +306,7 @@ fn cases(root: &Path, token: &str) -> crate::Result<Vec<Case>> {
         },
     });
     cases.push(Case {
-        label: "(malformed JSON body)".to_owned(),
+        label: "malformed JSON body".to_owned(),
         binary: Category::Email.binary(),
         route: Category::Email.route(),
         token: token.to_owned(),

@@ -39,7 +39,9 @@ pub const LOCAL_ACTIVITY_QUEUE: &str = "reply-webhooks-activity";
 
 /// Receives before a message moves to the dead-letter queue (as in `template.yaml`).
 pub const MAX_RECEIVE_COUNT: u32 = 5;
-/// Dead-letter queues keep messages for the SQS maximum, 14 days.
+/// Queues keep messages 7 days (as in `template.yaml`).
+pub const QUEUE_RETENTION_SECONDS: u32 = 604_800;
+/// Dead-letter queues keep messages for the SQS maximum, 14 days (as in `template.yaml`).
 pub const DEAD_LETTER_RETENTION_SECONDS: u32 = 1_209_600;
 /// How long [`create_table`] waits for a new table to become ACTIVE.
 pub const TABLE_ACTIVE_TIMEOUT: Duration = Duration::from_secs(120);
@@ -306,12 +308,16 @@ pub async fn create_queue(
             "maxReceiveCount": MAX_RECEIVE_COUNT.to_string(),
         });
         attributes.insert(QueueAttributeName::RedrivePolicy, policy.to_string());
-    } else if is_dead_letter_name(name) {
-        attributes.insert(
-            QueueAttributeName::MessageRetentionPeriod,
-            DEAD_LETTER_RETENTION_SECONDS.to_string(),
-        );
     }
+    let retention = if is_dead_letter_name(name) {
+        DEAD_LETTER_RETENTION_SECONDS
+    } else {
+        QUEUE_RETENTION_SECONDS
+    };
+    attributes.insert(
+        QueueAttributeName::MessageRetentionPeriod,
+        retention.to_string(),
+    );
 
     let mut create = client.create_queue().queue_name(name);
     if name.ends_with(".fifo") {
@@ -412,7 +418,7 @@ pub struct StackNames {
     pub table: String,
     /// The actionable queue; its dead-letter queue is [`dead_letter_name`] of it.
     pub actionable_queue: String,
-    /// The activity queue, when non-actionable events should be forwarded too.
+    /// The activity queue (and its `-dlq`), when non-actionable events should be forwarded too.
     pub activity_queue: Option<String>,
 }
 
@@ -444,6 +450,7 @@ pub struct Stack {
     pub actionable: QueueUrls,
     pub dead_letter: QueueUrls,
     pub activity: Option<QueueUrls>,
+    pub activity_dead_letter: Option<QueueUrls>,
 }
 
 impl Stack {
@@ -462,7 +469,7 @@ impl Stack {
 }
 
 /// Creates the table, the actionable queue with its dead-letter queue, and the activity queue
-/// when named.
+/// (with its own dead-letter queue) when named: the resources of `template.yaml`.
 pub async fn provision(
     dynamodb: &aws_sdk_dynamodb::Client,
     sqs: &aws_sdk_sqs::Client,
@@ -471,15 +478,19 @@ pub async fn provision(
     create_table(dynamodb, &names.table).await?;
     let (actionable, dead_letter) =
         create_queue_with_dead_letter(sqs, &names.actionable_queue).await?;
-    let activity = match &names.activity_queue {
-        Some(name) => Some(create_queue(sqs, name, None).await?),
-        None => None,
+    let (activity, activity_dead_letter) = match &names.activity_queue {
+        Some(name) => {
+            let (queue, dead_letter) = create_queue_with_dead_letter(sqs, name).await?;
+            (Some(queue), Some(dead_letter))
+        }
+        None => (None, None),
     };
     Ok(Stack {
         table: names.table.clone(),
         actionable,
         dead_letter,
         activity,
+        activity_dead_letter,
     })
 }
 

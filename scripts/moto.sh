@@ -118,6 +118,27 @@ rw_pid() { [[ -f "$1/$2.pid" ]] && cat "$1/$2.pid"; }
 
 rw_group_alive() { kill -0 -- "-$1" 2>/dev/null; }
 
+# Every descendant of PID (children may start their own process groups, as cargo lambda watch
+# does for the functions, so a group kill alone would miss them).
+rw_descendants() {
+    ps -eo pid=,ppid= | awk -v root="$1" '
+        { parent[$1] = $2 }
+        END {
+            changed = 1; keep[root] = 1
+            while (changed) {
+                changed = 0
+                for (p in parent) if (!(p in keep) && (parent[p] in keep)) { keep[p] = 1; changed = 1 }
+            }
+            for (p in keep) if (p != root) print p
+        }'
+}
+
+rw_any_alive() {
+    local p
+    for p in "$@"; do kill -0 "$p" 2>/dev/null && return 0; done
+    return 1
+}
+
 # rw_stop DIR NAME [FIRST_SIGNAL [GRACE_SECONDS]]: sends FIRST_SIGNAL (default TERM) to the
 # process NAME, waits up to GRACE seconds for its whole process group to exit, then TERM and
 # finally KILL the group. Bounded; never fails.
@@ -125,6 +146,8 @@ rw_stop() {
     local dir=$1 name=$2 sig=${3:-TERM} grace=${4:-10} pid i
     pid=$(rw_pid "$dir" "$name") || return 0
     [[ $pid =~ ^[0-9]+$ ]] || { rm -f "$dir/$name.pid"; return 0; }
+    local tree=()
+    mapfile -t tree < <(rw_descendants "$pid")
     if rw_group_alive "$pid"; then
         kill "-$sig" "$pid" 2>/dev/null || kill "-$sig" -- "-$pid" 2>/dev/null || true
         for ((i = 0; i < grace * 10; i++)); do
@@ -141,6 +164,21 @@ rw_stop() {
         if rw_group_alive "$pid"; then
             rw_note "$name (process group $pid) did not stop; killing it"
             kill -KILL -- "-$pid" 2>/dev/null || true
+        fi
+    fi
+    # Descendants in other process groups: give them the same grace, then TERM, then KILL.
+    if [[ ${#tree[@]} -gt 0 ]]; then
+        for ((i = 0; i < 50; i++)); do
+            rw_any_alive "${tree[@]}" || break
+            sleep 0.1
+        done
+        if rw_any_alive "${tree[@]}"; then
+            kill -TERM "${tree[@]}" 2>/dev/null || true
+            for ((i = 0; i < 30; i++)); do
+                rw_any_alive "${tree[@]}" || break
+                sleep 0.1
+            done
+            kill -KILL "${tree[@]}" 2>/dev/null || true
         fi
     fi
     # Reap it when it is our child (no zombie, no "Terminated" noise later).

@@ -5,6 +5,7 @@
 //! clients resolve credentials lazily on their first request.
 
 mod apigw;
+mod deadline;
 pub mod metrics;
 mod telemetry;
 
@@ -16,14 +17,11 @@ use lambda_runtime::{LambdaEvent, service_fn};
 use reply_payload::Category;
 use webhook_aws::{DynamoDbStore, SqsPublisher};
 use webhook_core::ports::{Clock, Dependency, DependencyError, IdempotencyStore, Publisher};
-use webhook_core::record::EpochMillis;
 use webhook_core::{Config, Handled, Outcome, Pipeline, Response};
 
 pub use apigw::{HttpApiRequest, HttpApiResponse};
+pub use deadline::Budget;
 pub use lambda_runtime::Error;
-
-/// Time kept back from the invocation deadline to answer 503 before Lambda kills us.
-const DEADLINE_MARGIN: Duration = Duration::from_millis(250);
 
 /// Starts the function for `category`: logs, configuration, clients, then the runtime loop.
 pub async fn run(category: Category) -> Result<(), lambda_runtime::Error> {
@@ -83,15 +81,11 @@ where
     C: Clock,
 {
     let started = std::time::Instant::now();
-    let deadline = EpochMillis(event.context.deadline);
+    let budget = Budget::new(event.context.deadline, SystemTime::now());
     let tokens = event.payload.tokens();
     let request = event.payload.inbound(&tokens);
-    let budget = deadline
-        .to_system_time()
-        .duration_since(SystemTime::now())
-        .unwrap_or(Duration::ZERO)
-        .saturating_sub(DEADLINE_MARGIN);
-    let handled = match tokio::time::timeout(budget, pipeline.handle(&request, deadline)).await {
+    let work = pipeline.handle(&request, budget.deadline);
+    let handled = match tokio::time::timeout(budget.time, work).await {
         Ok(handled) => handled,
         Err(_) => timed_out(pipeline),
     };

@@ -110,8 +110,15 @@ rw_spawn() {
     shift 3
     mkdir -p "$dir"
     setsid "$@" >"$log" 2>&1 </dev/null &
-    local pid=$!
+    local pid=$! i pgid
     echo "$pid" >"$dir/$name.pid"
+    # Until setsid has run, the child is still in our process group: wait (bounded) until it
+    # leads its own, so group checks and group kills that follow see it.
+    for ((i = 0; i < 50; i++)); do
+        pgid=$(ps -o pgid= -p "$pid" 2>/dev/null | tr -d ' ') || true
+        [[ -n $pgid && $pgid != "$pid" ]] || break
+        sleep 0.02
+    done
 }
 
 rw_pid() { [[ -f "$1/$2.pid" ]] && cat "$1/$2.pid"; }

@@ -15,6 +15,9 @@ use serde_norway::{Mapping, Value};
 use webhook_aws::dynamodb::{PARTITION_KEY, TTL_ATTRIBUTE};
 use webhook_core::config::{MIN_TOKEN_CHARS, vars};
 
+/// The method of each route: ANY, so the function answers every method itself.
+const ROUTE_METHOD: &str = "ANY";
+
 /// The only AWS actions the functions perform (SPEC §5, §6).
 const DYNAMODB_ACTIONS: [&str; 4] = [
     "dynamodb:PutItem",
@@ -283,9 +286,10 @@ fn the_api_has_exactly_the_three_category_routes() {
             (method, path)
         })
         .collect();
+    // ANY, so a non-POST reaches the function and gets SPEC §4's 405, not API Gateway's 404.
     let expected: BTreeSet<(String, String)> = Category::ALL
         .iter()
-        .map(|c| ("POST".to_owned(), c.route().to_owned()))
+        .map(|c| (ROUTE_METHOD.to_owned(), c.route().to_owned()))
         .collect();
     assert_eq!(
         routes, expected,
@@ -319,8 +323,8 @@ fn each_function_builds_its_category_binary_and_serves_its_route() {
             .collect();
         assert_eq!(
             routes,
-            vec![("POST".to_owned(), category.route().to_owned())],
-            "{id} (binary {}) must serve exactly POST {}",
+            vec![(ROUTE_METHOD.to_owned(), category.route().to_owned())],
+            "{id} (binary {}) must serve exactly ANY {}",
             category.binary(),
             category.route()
         );
@@ -706,4 +710,49 @@ fn iam_actions_are_the_sdk_calls_the_adapters_make() {
             "{id}: IAM actions in template.yaml differ from the SDK calls in shared/aws/src"
         );
     }
+}
+
+#[test]
+fn alarms_on_the_functions_own_metrics_use_names_the_code_emits() {
+    use webhook_lambda::metrics::{METRICS, NAMESPACE};
+    let t = Template::load();
+    let mut checked = 0;
+    for (id, alarm) in t.resources_of_type("AWS::CloudWatch::Alarm") {
+        let Some(Value::Sequence(metrics)) = path(alarm, &["Properties", "Metrics"]) else {
+            continue;
+        };
+        for metric in metrics {
+            let Some(stat) = path(metric, &["MetricStat", "Metric"]) else {
+                continue;
+            };
+            assert_eq!(str_at(stat, &["Namespace"]), NAMESPACE, "{id}: namespace");
+            let name = str_at(stat, &["MetricName"]);
+            let (_, dimensions) = METRICS
+                .iter()
+                .find(|(known, _)| *known == name)
+                .unwrap_or_else(|| panic!("{id}: the functions emit no metric {name}"));
+            let Some(Value::Sequence(used)) = stat.get("Dimensions") else {
+                panic!("{id}: {name} needs its dimensions");
+            };
+            let used: Vec<&str> = used.iter().map(|d| str_at(d, &["Name"])).collect();
+            assert_eq!(&used, dimensions, "{id}: dimensions of {name}");
+            for dimension in used
+                .iter()
+                .zip(stat["Dimensions"].as_sequence().into_iter().flatten())
+            {
+                if dimension.0 == &"Outcome" {
+                    let value = str_at(dimension.1, &["Value"]);
+                    assert!(
+                        webhook_core::Outcome::CODES.contains(&value),
+                        "{id}: no outcome {value}"
+                    );
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert!(
+        checked >= 9,
+        "the template alarms on the functions' metrics ({checked} found)"
+    );
 }

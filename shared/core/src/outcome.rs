@@ -30,6 +30,19 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Every [`Outcome::code`], for dashboards and alarms to be checked against.
+    pub const CODES: [&'static str; 9] = [
+        "accepted",
+        "duplicate",
+        "in_progress",
+        "payload_mismatch",
+        "unauthorized",
+        "method_not_allowed",
+        "payload_too_large",
+        "invalid_payload",
+        "unavailable",
+    ];
+
     pub const fn status(&self) -> u16 {
         match self {
             Outcome::Accepted { .. } | Outcome::Duplicate => 200,
@@ -81,5 +94,36 @@ impl Outcome {
                 err.dependency
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::{Dependency, DependencyError};
+
+    #[test]
+    fn codes_lists_every_outcome() {
+        let failure = DependencyError {
+            dependency: Dependency::Sqs,
+            code: None,
+            detail: String::new(),
+        };
+        let all = [
+            Outcome::Accepted {
+                enqueued: true,
+                destination: None,
+            },
+            Outcome::Duplicate,
+            Outcome::InProgress,
+            Outcome::PayloadMismatch,
+            Outcome::Unauthorized,
+            Outcome::MethodNotAllowed,
+            Outcome::PayloadTooLarge { size: 2, limit: 1 },
+            Outcome::InvalidPayload(PayloadError::Empty),
+            Outcome::Unavailable(failure),
+        ];
+        let codes: Vec<_> = all.iter().map(Outcome::code).collect();
+        assert_eq!(codes, Outcome::CODES);
     }
 }

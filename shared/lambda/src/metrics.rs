@@ -3,12 +3,13 @@
 //!
 //! Namespace `ReplyWebhooks`. Three directives keep the dimension count (and so the cost)
 //! small while answering the operator's questions:
-//! - `[Function]`: Received, Accepted, Duplicate, Enqueued, Rejected, WrongRoute,
+//! - `[Function]` (the Lambda function's name): Received, Accepted, Duplicate, Enqueued, Rejected, WrongRoute,
 //!   UnknownType, DependencyFailure, Latency: one alarm-able series per function;
 //! - `[Function, Outcome]`: Deliveries, split by outcome (`unauthorized`, `invalid_payload`…);
 //! - `[Category, EventType]`: Events, accepted events by type (`unknown` for types Reply added
 //!   after this version, so a sender cannot mint dimensions).
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -17,8 +18,50 @@ use webhook_core::{Handled, Outcome};
 /// The CloudWatch namespace of every metric.
 pub const NAMESPACE: &str = "ReplyWebhooks";
 
-/// The EMF line for one invocation, timestamped `now_ms` (epoch milliseconds).
-pub fn emf_line(handled: &Handled, elapsed: Duration, now_ms: u64) -> String {
+/// The metrics with the `[Function]` dimension, and their units.
+pub const FUNCTION_METRICS: [(&str, &str); 9] = [
+    ("Received", "Count"),
+    ("Accepted", "Count"),
+    ("Duplicate", "Count"),
+    ("Enqueued", "Count"),
+    ("Rejected", "Count"),
+    ("WrongRoute", "Count"),
+    ("UnknownType", "Count"),
+    ("DependencyFailure", "Count"),
+    ("Latency", "Milliseconds"),
+];
+
+/// Every metric name with its dimension set, for alarms and dashboards to be checked against.
+pub const METRICS: [(&str, &[&str]); 11] = [
+    ("Received", &["Function"]),
+    ("Accepted", &["Function"]),
+    ("Duplicate", &["Function"]),
+    ("Enqueued", &["Function"]),
+    ("Rejected", &["Function"]),
+    ("WrongRoute", &["Function"]),
+    ("UnknownType", &["Function"]),
+    ("DependencyFailure", &["Function"]),
+    ("Latency", &["Function"]),
+    ("Deliveries", &["Function", "Outcome"]),
+    ("Events", &["Category", "EventType"]),
+];
+
+/// The `Function` dimension: the deployed function's name (unique per stack, so two stacks in
+/// one account keep separate series), or the binary's name outside Lambda.
+pub fn function_dimension(handled: &Handled) -> &'static str {
+    static NAME: OnceLock<Option<String>> = OnceLock::new();
+    NAME.get_or_init(|| {
+        std::env::var("AWS_LAMBDA_FUNCTION_NAME")
+            .ok()
+            .filter(|n| !n.is_empty())
+    })
+    .as_deref()
+    .unwrap_or(handled.report.function.binary())
+}
+
+/// The EMF line for one invocation, timestamped `now_ms` (epoch milliseconds), for the
+/// function named `function`.
+pub fn emf_line(handled: &Handled, function: &str, elapsed: Duration, now_ms: u64) -> String {
     let report = &handled.report;
     let outcome = &report.outcome;
     let count = |yes: bool| u8::from(yes);
@@ -37,17 +80,10 @@ pub fn emf_line(handled: &Handled, elapsed: Duration, now_ms: u64) -> String {
         json!({
             "Namespace": NAMESPACE,
             "Dimensions": [["Function"]],
-            "Metrics": [
-                metric("Received", "Count"),
-                metric("Accepted", "Count"),
-                metric("Duplicate", "Count"),
-                metric("Enqueued", "Count"),
-                metric("Rejected", "Count"),
-                metric("WrongRoute", "Count"),
-                metric("UnknownType", "Count"),
-                metric("DependencyFailure", "Count"),
-                metric("Latency", "Milliseconds"),
-            ],
+            "Metrics": FUNCTION_METRICS
+                .iter()
+                .map(|(name, unit)| metric(name, unit))
+                .collect::<Vec<_>>(),
         }),
         json!({
             "Namespace": NAMESPACE,
@@ -64,7 +100,7 @@ pub fn emf_line(handled: &Handled, elapsed: Duration, now_ms: u64) -> String {
     }
     let line: Value = json!({
         "_aws": { "Timestamp": now_ms, "CloudWatchMetrics": directives },
-        "Function": report.function.binary(),
+        "Function": function,
         "Outcome": outcome.code(),
         "Category": report.category.unwrap_or(report.function).as_str(),
         "EventType": event_type,

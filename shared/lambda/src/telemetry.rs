@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use webhook_core::{Handled, Outcome};
 
-use crate::metrics::emf_line;
+use crate::metrics::{emf_line, function_dimension};
 
 /// Logs the invocation and writes its metrics.
 pub fn record(request_id: &str, handled: &Handled, elapsed: Duration) {
@@ -17,7 +17,7 @@ pub fn record(request_id: &str, handled: &Handled, elapsed: Duration) {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
     // Written as is, not through tracing: EMF must be the whole log line.
-    let mut line = emf_line(handled, elapsed, now_ms);
+    let mut line = emf_line(handled, function_dimension(handled), elapsed, now_ms);
     line.push('\n');
     let _ = std::io::stdout().lock().write_all(line.as_bytes());
 }

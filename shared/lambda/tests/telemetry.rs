@@ -305,6 +305,7 @@ fn emf_lines_are_valid_and_count_what_happened() {
     let accepted = handled_for(&token, &body("evt-6", "email_replied"));
     let emf = assert_valid_emf(&emf_line(
         &accepted,
+        "email-webhook",
         Duration::from_micros(1500),
         1_790_000_000_000,
     ));
@@ -330,7 +331,12 @@ fn emf_lines_are_valid_and_count_what_happened() {
         "token=wrong-token-00000000",
         &body("evt-7", "email_replied"),
     );
-    let emf = assert_valid_emf(&emf_line(&rejected, Duration::from_millis(1), 0));
+    let emf = assert_valid_emf(&emf_line(
+        &rejected,
+        "email-webhook",
+        Duration::from_millis(1),
+        0,
+    ));
     assert_eq!(
         (emf["Rejected"].clone(), emf["Outcome"].clone()),
         (json!(1), json!("unauthorized"))
@@ -342,12 +348,17 @@ fn emf_lines_are_valid_and_count_what_happened() {
     );
 
     let unknown = handled_for(&token, &body("evt-8", "some_new_type"));
-    let emf = assert_valid_emf(&emf_line(&unknown, Duration::from_millis(1), 0));
+    let emf = assert_valid_emf(&emf_line(
+        &unknown,
+        "email-webhook",
+        Duration::from_millis(1),
+        0,
+    ));
     assert_eq!(
         (emf["UnknownType"].clone(), emf["EventType"].clone()),
         (json!(1), json!("unknown"))
     );
-    let line = emf_line(&unknown, Duration::from_millis(1), 0);
+    let line = emf_line(&unknown, "email-webhook", Duration::from_millis(1), 0);
     for private in PII.iter().chain([&TOKEN]) {
         assert!(!line.contains(private));
     }

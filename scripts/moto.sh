@@ -243,7 +243,7 @@ moto_main() {
     [[ $# -gt 0 ]] || rw_die "usage: scripts/moto.sh run [--] CMD..."
     "$RW_ROOT/scripts/tools.sh" moto
     MOTO_DIR="$RW_ROOT/.stack/moto-$$"
-    trap 'moto_stop "$MOTO_DIR"; rm -rf "$MOTO_DIR"' EXIT
+    trap 'trap "" INT TERM; moto_stop "$MOTO_DIR"; rm -rf "$MOTO_DIR"' EXIT
     trap 'exit 130' INT
     trap 'exit 143' TERM
     moto_start "$MOTO_DIR"

@@ -166,7 +166,8 @@ cmd_start() {
         return 0
     fi
     stack_stop "$STACK_LOCAL" # leftovers of a stack that died
-    trap 'stack_stop "$STACK_LOCAL"' EXIT
+    # Cleanup ignores further Ctrl-C: a pending INT must not abort it half-way.
+    trap 'trap "" INT TERM; stack_stop "$STACK_LOCAL"' EXIT
     trap 'exit 130' INT
     trap 'exit 143' TERM
     stack_start "$STACK_LOCAL" local
@@ -194,7 +195,7 @@ cmd_status() {
 
 cmd_demo() {
     STACK_DIR="$RW_ROOT/.stack/run-$$"
-    trap 'stack_stop "$STACK_DIR"' EXIT
+    trap 'trap "" INT TERM; stack_stop "$STACK_DIR"' EXIT
     trap 'exit 130' INT
     trap 'exit 143' TERM
     local start=$SECONDS

@@ -64,7 +64,9 @@ summary() {
 
 cleanup() {
     local rc=$?
-    trap - EXIT INT TERM
+    # A pending or second Ctrl-C must not abort the cleanup half-way (it is bounded).
+    trap '' INT TERM
+    trap - EXIT
     if [[ -n ${STACK_DIR:-} ]]; then
         if [[ $rc -ne 0 && -f $STACK_DIR/watch.log ]]; then
             rw_note "tail of the functions' log ($(stack_rel "$STACK_DIR")/watch.log):"

@@ -3,6 +3,7 @@
 //! Each command lives in its own module and exposes `run(root, args)`; this file only
 //! dispatches, so adding a command is one module and one match arm.
 
+mod coldstart;
 mod demo;
 mod events;
 mod provision;
@@ -21,6 +22,7 @@ commands:
   events --check   fail (naming each file) if events/apigw/ differs from what it would generate
   provision        create the local table and queues on AWS_ENDPOINT_URL, print the env
   demo             run every sample through the running local stack, check SPEC §4
+  coldstart        cold start, latency, CPU and peak RSS of a release function binary (issue 7)
   help             print this message";
 
 fn main() -> ExitCode {
@@ -34,6 +36,7 @@ fn main() -> ExitCode {
         "events" => events::run(&root, rest),
         "provision" => provision::run(&root, rest),
         "demo" => demo::run(&root, rest),
+        "coldstart" => coldstart::run(&root, rest),
         "help" | "-h" | "--help" => {
             println!("{USAGE}");
             Ok(())

@@ -93,7 +93,8 @@ method, url = sys.argv[1], sys.argv[2]
 data = open(sys.argv[3], "rb").read() if len(sys.argv) > 3 else None
 req = urllib.request.Request(url, data=data, method=method, headers={"content-type": "application/json"})
 try:
-    with urllib.request.urlopen(req, timeout=float(__import__("os").environ.get("RW_HTTP_TIMEOUT", "5"))) as r:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: no proxy
+    with opener.open(req, timeout=float(__import__("os").environ.get("RW_HTTP_TIMEOUT", "5"))) as r:
         print(r.status, r.read().decode("utf-8", "replace"))
 except urllib.error.HTTPError as e:
     print(e.code, e.read().decode("utf-8", "replace"))

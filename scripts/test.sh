@@ -10,7 +10,7 @@
 #                 credentials pointing at moto, RW_MOTO=1, and RW_STACK_DIR for the e2e test
 #
 # Everything started is stopped at the end, also on failure or Ctrl-C. Extra arguments go to
-# cargo test (e.g. scripts/test.sh -- --nocapture, or scripts/test.sh --test e2e).
+# cargo test (e.g. scripts/test.sh -- --nocapture, or scripts/test.sh -- every_sample to filter by name).
 set -euo pipefail
 
 # shellcheck source=scripts/stack.sh
@@ -109,5 +109,5 @@ begin tests "cargo test --workspace --all-targets $*"
 moto_env "$STACK_DIR"
 export RW_STACK_DIR="$STACK_DIR"
 TEST_LOG="$RW_ROOT/.stack/test-output.log"
-cargo test --workspace --all-targets --color "${CARGO_TERM_COLOR:-auto}" "$@" 2>&1 | tee "$TEST_LOG"
+cargo test --workspace --all-targets --no-fail-fast --color "${CARGO_TERM_COLOR:-auto}" "$@" 2>&1 | tee "$TEST_LOG"
 done_step ok "$(test_counts) (unit, integration on moto, end-to-end through cargo lambda watch)"

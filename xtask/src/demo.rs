@@ -503,6 +503,8 @@ impl Http {
     fn new() -> Http {
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
+            // Loopback only: never through a proxy from the environment.
+            .proxy(None)
             .timeout_global(Some(REQUEST_TIMEOUT))
             .build()
             .new_agent();

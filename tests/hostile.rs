@@ -280,9 +280,16 @@ async fn http(port: u16, case: &Case) -> (u16, String) {
     } else {
         case.bytes.clone()
     };
+    // Bytes that are not UTF-8 go as binary, which the emulator base64-encodes as API Gateway
+    // does (as JSON text it cannot build the event and answers 500 itself).
+    let content_type = if std::str::from_utf8(&body).is_ok() {
+        "application/json"
+    } else {
+        "application/octet-stream"
+    };
     let mut head = format!(
         "{} /lambda-url/email-webhook/webhooks/email{query} HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\n\
-         content-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n",
+         content-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n",
         case.method,
         body.len()
     );

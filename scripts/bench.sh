@@ -76,8 +76,8 @@ fi
 {
     for zip in target/lambda/*/bootstrap.zip; do
         [[ -f $zip ]] || continue
-        bootstrap=$(unzip -Z1 "$zip" 2>/dev/null | head -n1 || true)
-        arch=$(unzip -p "$zip" bootstrap 2>/dev/null | head -c 20 | od -An -tx1 -j18 -N2 | tr -d ' ')
+        # ELF e_machine (bytes 18-19): b7 00 = aarch64, 3e 00 = x86_64.
+        arch=$( (unzip -p "$zip" bootstrap 2>/dev/null || true) | head -c 20 | od -An -tx1 -j18 -N2 | tr -d ' ' || true)
         case $arch in b700) arch=arm64 ;; 3e00) arch=x86_64 ;; *) arch="?" ;; esac
         printf '%s %s %s %s\n' "$zip" "$(stat -c %s "$zip")" "$arch" "$(stat -c %y "$zip" | cut -d. -f1)"
     done
@@ -105,7 +105,7 @@ print()
 print(open(f"{out}/machine.txt").read().rstrip())
 print()
 print("criterion medians (target/criterion/*/*/new/estimates.json)")
-for group in ("delivery_parse", "reply_event_parse", "pipeline", "serialise"):
+for group in ("delivery_parse", "reply_event_parse", "parse_parts", "pipeline", "serialise"):
     benches = sorted(os.path.basename(os.path.dirname(os.path.dirname(p)))
                      for p in glob.glob(f"target/criterion/{group}/*/new/estimates.json"))
     for bench in benches:

@@ -279,7 +279,7 @@ impl Bench {
             emulator.push(self.events.next_event(&self.function));
             let (mut child, spawned) = self.spawn(bin, &emulator)?;
             let result = (|| -> crate::Result<()> {
-                let calls = emulator.wait_for(|c| c.responses.len() >= 2, &mut child)?;
+                let calls = emulator.wait_for(|c| c.responses.len() >= 2, &mut child, WAIT)?;
                 let first_next = calls.first_next.ok_or("no /next request")?;
                 let (first, warm) = (&calls.responses[0], &calls.responses[1]);
                 if self.check {
@@ -305,7 +305,7 @@ impl Bench {
         emulator.push(self.events.next_event(&self.function));
         let (mut child, _) = self.spawn(bin, &emulator)?;
         let result = (|| -> crate::Result<Load> {
-            drop(emulator.wait_for(|c| !c.responses.is_empty(), &mut child)?);
+            drop(emulator.wait_for(|c| !c.responses.is_empty(), &mut child, WAIT)?);
             let pid = child.id();
             let rss_idle_kib = proc_status(pid, "VmHWM:").unwrap_or(0);
             let cpu_before = cpu_nanos(pid);
@@ -313,7 +313,10 @@ impl Bench {
             for _ in 0..n {
                 emulator.push(self.events.next_event(&self.function));
             }
-            let calls = emulator.wait_for(|c| c.responses.len() > n, &mut child)?;
+            // Bounded by a generous per-event allowance (moto answers in milliseconds).
+            let allowance =
+                WAIT + Duration::from_millis(200) * u32::try_from(n).unwrap_or(u32::MAX);
+            let calls = emulator.wait_for(|c| c.responses.len() > n, &mut child, allowance)?;
             let wall = started.elapsed();
             let cpu = cpu_nanos(pid).saturating_sub(cpu_before);
             let mut latencies = Vec::with_capacity(n);
@@ -596,8 +599,9 @@ impl Emulator {
         &self,
         done: impl Fn(&Calls) -> bool,
         child: &mut Child,
+        wait: Duration,
     ) -> crate::Result<MutexGuard<'_, Calls>> {
-        let deadline = Instant::now() + WAIT;
+        let deadline = Instant::now() + wait;
         let mut calls = self.shared.lock();
         loop {
             if let Some(failure) = calls.failures.first() {
@@ -613,7 +617,7 @@ impl Emulator {
             }
             let now = Instant::now();
             if now >= deadline {
-                return Err(format!("timed out after {WAIT:?} waiting for the function").into());
+                return Err(format!("timed out after {wait:?} waiting for the function").into());
             }
             let wait = (deadline - now).min(Duration::from_millis(200));
             calls = self

@@ -7,6 +7,8 @@ use std::fmt;
 use serde::Deserializer;
 use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 
+use crate::scalar::Skip;
+
 use crate::envelope::{EnvelopeFields, EnvelopeSeed};
 use crate::scalar::Scalar;
 use crate::{Envelope, Id, PayloadError, same_name};
@@ -53,7 +55,9 @@ pub(crate) struct TopLevel<'a> {
 }
 
 /// Checks that `body` is one JSON object and reads its `event`, `contact_fields.id` and
-/// `sequence_fields.id`, skipping everything else in place.
+/// `sequence_fields.id`, skipping everything else in place with [`Skip`], which refuses what
+/// building a value would refuse (nesting past 128 levels, numbers beyond f64), so this
+/// pass, [`crate::ReplyEvent`] and any serde_json consumer of the forwarded body agree.
 pub(crate) fn read_top_level(
     body: &[u8],
     seed: EnvelopeSeed,
@@ -75,85 +79,10 @@ pub(crate) fn read_top_level(
         }
     }
     let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let top = deserializer
+    deserializer
         .deserialize_map(TopLevelVisitor { seed })
         .and_then(|top| deserializer.end().map(|()| top))
-        .map_err(|err| PayloadError::NotJson(err.to_string()))?;
-    check_depth(body)?;
-    top
-}
-
-/// Containers nested this deep are refused, as serde_json refuses them when it builds values.
-const MAX_DEPTH: usize = 128;
-
-/// Skipping a value in place ([`IgnoredAny`]) has no depth limit in serde_json, but building
-/// one (`Value`, and so [`crate::ReplyEvent`] and any serde_json consumer of the forwarded body)
-/// stops at 128 levels. Apply that limit here too, with serde_json's own message, so both
-/// parsers accept and refuse the same bodies. Likewise numbers: skipping does not evaluate
-/// them, building a value refuses one beyond the range of f64 (`1e400`), so refuse those too.
-/// `body` is known to be valid JSON.
-fn check_depth(body: &[u8]) -> Result<(), PayloadError> {
-    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
-    // The end of the number being skipped: its bytes were checked at its first one.
-    let mut number_end = 0;
-    for (offset, &byte) in body.iter().enumerate() {
-        if offset < number_end {
-            continue;
-        }
-        if in_string {
-            match byte {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match byte {
-            b'"' => in_string = true,
-            b'{' | b'[' => {
-                depth += 1;
-                if depth >= MAX_DEPTH {
-                    let (line, column) = position(body, offset);
-                    return Err(PayloadError::NotJson(format!(
-                        "recursion limit exceeded at line {line} column {column}"
-                    )));
-                }
-            }
-            b'}' | b']' => depth = depth.saturating_sub(1),
-            b'-' | b'0'..=b'9' => {
-                number_end = offset
-                    + body[offset..]
-                        .iter()
-                        .position(|b| !matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
-                        .unwrap_or(body.len() - offset);
-                let number = &body[offset..number_end];
-                // Only an exponent or a very long literal can exceed f64's range; serde_json
-                // decides, as it does when building a value.
-                let may_overflow =
-                    number.len() > 300 || number.iter().any(|b| matches!(b, b'e' | b'E'));
-                if may_overflow && serde_json::from_slice::<f64>(number).is_err() {
-                    let (line, column) = position(body, number_end - 1);
-                    return Err(PayloadError::NotJson(format!(
-                        "number out of range at line {line} column {column}"
-                    )));
-                }
-            }
-            _ => {}
-        }
-    }
-    Ok(())
-}
-
-/// serde_json's line and column (1-based) of the byte at `offset`.
-fn position(body: &[u8], offset: usize) -> (usize, usize) {
-    let before = &body[..offset];
-    let line = 1 + before.iter().filter(|b| **b == b'\n').count();
-    let line_start = before
-        .iter()
-        .rposition(|b| *b == b'\n')
-        .map_or(0, |i| i + 1);
-    (line, offset - line_start + 1)
+        .map_err(|err| PayloadError::NotJson(err.to_string()))?
 }
 
 struct TopLevelVisitor {
@@ -180,7 +109,7 @@ impl<'de> Visitor<'de> for TopLevelVisitor {
                 top.event = Some(match seed.take() {
                     Some(seed) => map.next_value_seed(ObjectOr { seed })?,
                     None => {
-                        map.next_value::<IgnoredAny>()?;
+                        map.next_value::<Skip>()?;
                         Err(PayloadError::Invalid {
                             field: "event",
                             problem: "is given more than once",
@@ -192,7 +121,7 @@ impl<'de> Visitor<'de> for TopLevelVisitor {
             } else if same_name(&key, "sequence_fields") {
                 top.sequence_id = map.next_value::<IdOf>()?.0.filter(|id| !is_zero(id));
             } else {
-                map.next_value::<IgnoredAny>()?;
+                map.next_value::<Skip>()?;
             }
         }
         Ok(Ok(top))
@@ -243,7 +172,7 @@ impl<'de> Visitor<'de> for ObjectOr {
         Ok(Err(not_object()))
     }
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        while seq.next_element::<Skip>()?.is_some() {}
         Ok(Err(not_object()))
     }
 }
@@ -274,13 +203,13 @@ impl<'de> serde::Deserialize<'de> for IdOf {
                     if key == "id" {
                         id = map.next_value::<Scalar<'de>>()?.into_id();
                     } else {
-                        map.next_value::<IgnoredAny>()?;
+                        map.next_value::<Skip>()?;
                     }
                 }
                 Ok(IdOf(id))
             }
             fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<IdOf, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                while seq.next_element::<Skip>()?.is_some() {}
                 Ok(IdOf(None))
             }
             fn visit_unit<E: serde::de::Error>(self) -> Result<IdOf, E> {

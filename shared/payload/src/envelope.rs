@@ -3,12 +3,12 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+use serde::de::{DeserializeSeed, MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use crate::scalar::Scalar;
+use crate::scalar::{Scalar, Skip};
 use crate::{EventDate, EventType, Id, PayloadError, same_name};
 
 /// Longest `event.id` accepted (SPEC §3); it becomes part of a DynamoDB key.
@@ -245,7 +245,7 @@ impl<'de> Visitor<'de> for EnvelopeSeed {
                     fields.extra.insert(key.into_owned(), value);
                 }
                 None => {
-                    map.next_value::<IgnoredAny>()?;
+                    map.next_value::<Skip>()?;
                 }
             }
         }

@@ -10,16 +10,13 @@ use lambda_runtime::{Context, LambdaEvent};
 use reply_payload::Category;
 use reply_webhooks_tests::{Fixture, Queues, TOKEN, body, deadline_in, http_event, require_moto};
 use serde_json::{Value, json};
-use webhook_aws::{DynamoDbStore, SqsPublisher};
+use webhook_aws::DynamoDbStore;
+use webhook_core::Config;
 use webhook_core::config::vars;
-use webhook_core::ports::SystemClock;
-use webhook_core::{Config, Pipeline};
-use webhook_lambda::{HttpApiRequest, HttpApiResponse};
-
-type AwsPipeline = Pipeline<DynamoDbStore, SqsPublisher>;
+use webhook_lambda::{AwsPipeline, HttpApiRequest, HttpApiResponse, aws_pipeline};
 
 fn pipeline(f: &Fixture, function: Category, config: Config) -> AwsPipeline {
-    pipeline_on(&f.sdk, &f.sdk, function, config)
+    aws_pipeline(config, function, &f.sdk, &f.sdk)
 }
 
 fn pipeline_on(
@@ -28,16 +25,7 @@ fn pipeline_on(
     function: Category,
     config: Config,
 ) -> AwsPipeline {
-    let store = DynamoDbStore::new(
-        aws_sdk_dynamodb::Client::new(dynamodb),
-        config.table_name.clone(),
-    );
-    let publisher = SqsPublisher::new(
-        aws_sdk_sqs::Client::new(sqs),
-        config.actionable_queue_url.clone(),
-        config.activity_queue_url.clone(),
-    );
-    Pipeline::new(config, function, store, publisher, SystemClock)
+    aws_pipeline(config, function, dynamodb, sqs)
 }
 
 async fn invoke(p: &AwsPipeline, request: HttpApiRequest) -> (u16, Value) {

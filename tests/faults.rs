@@ -17,12 +17,8 @@ use reply_payload::Category;
 use reply_webhooks_tests::proxy::{Mode, Proxy};
 use reply_webhooks_tests::{Fixture, Queues, TOKEN, body, deadline_in, http_event, require_moto};
 use serde_json::{Value, json};
-use webhook_aws::{DynamoDbStore, SqsPublisher};
-use webhook_core::ports::SystemClock;
-use webhook_core::{Config, Pipeline};
-use webhook_lambda::HttpApiResponse;
-
-type AwsPipeline = Pipeline<DynamoDbStore, SqsPublisher>;
+use webhook_core::Config;
+use webhook_lambda::{AwsPipeline, HttpApiResponse, aws_pipeline};
 
 /// An SDK configuration like the functions': their timeouts, default retries, `endpoint`.
 async fn sdk_at(endpoint: &str) -> SdkConfig {
@@ -35,16 +31,13 @@ async fn sdk_at(endpoint: &str) -> SdkConfig {
 
 /// The email function with DynamoDB at `dynamodb` and SQS at `sqs` (moto or a proxy).
 async fn pipeline(f: &Fixture, dynamodb: &str, sqs: &str, config: Config) -> AwsPipeline {
-    let store = DynamoDbStore::new(
-        aws_sdk_dynamodb::Client::new(&sdk_at(dynamodb).await),
-        config.table_name.clone(),
-    );
-    let publisher = SqsPublisher::new(
-        aws_sdk_sqs::Client::new(&sdk_at(sqs).await),
-        f.actionable_queue_url.clone(),
-        None,
-    );
-    Pipeline::new(config, Category::Email, store, publisher, SystemClock)
+    assert_eq!(config.actionable_queue_url, f.actionable_queue_url);
+    aws_pipeline(
+        config,
+        Category::Email,
+        &sdk_at(dynamodb).await,
+        &sdk_at(sqs).await,
+    )
 }
 
 /// Delivers `delivery` with the invocation deadline `deadline` (epoch ms); returns the status,

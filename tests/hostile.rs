@@ -15,9 +15,6 @@ use reply_payload::Category;
 use reply_webhooks_tests::{Fixture, Queues, TOKEN, deadline_in, require_moto};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use webhook_aws::{DynamoDbStore, SqsPublisher};
-use webhook_core::Pipeline;
-use webhook_core::ports::SystemClock;
 use webhook_lambda::{HttpApiRequest, HttpApiResponse};
 
 /// One manifest entry, with the request-level defaults filled in.
@@ -141,9 +138,7 @@ async fn every_hostile_delivery_is_refused_with_its_code_and_leaves_nothing_behi
 
     let f = Fixture::new("hostile", Queues::default()).await;
     let config = f.config(&[]);
-    let store = DynamoDbStore::new(f.dynamodb.clone(), config.table_name.clone());
-    let publisher = SqsPublisher::new(f.sqs.clone(), config.actionable_queue_url.clone(), None);
-    let pipeline = Pipeline::new(config, Category::Email, store, publisher, SystemClock);
+    let pipeline = webhook_lambda::aws_pipeline(config, Category::Email, &f.sdk, &f.sdk);
     let invoke = async |case: &Case| {
         let mut context = Context::default();
         context.request_id = "hostile".into();

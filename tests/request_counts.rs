@@ -20,10 +20,8 @@ use lambda_runtime::{Context, LambdaEvent};
 use reply_payload::Category;
 use reply_webhooks_tests::{Fixture, Queues, TOKEN, body, deadline_in, http_event, require_moto};
 use serde_json::Value;
-use webhook_aws::{DynamoDbStore, SqsPublisher};
-use webhook_core::ports::SystemClock;
 use webhook_core::record::EpochMillis;
-use webhook_core::{InboundRequest, Outcome, Pipeline, RequestBody, TokenParam};
+use webhook_core::{InboundRequest, Outcome, RequestBody, TokenParam};
 use webhook_lambda::HttpApiResponse;
 
 const PUT_ITEM: &str = "DynamoDB_20120810.PutItem";
@@ -193,16 +191,7 @@ async fn each_outcome_costs_the_documented_number_of_aws_requests() {
         .load()
         .await;
     let config = f.config(&[]);
-    let store = DynamoDbStore::new(
-        aws_sdk_dynamodb::Client::new(&sdk),
-        config.table_name.clone(),
-    );
-    let publisher = SqsPublisher::new(
-        aws_sdk_sqs::Client::new(&sdk),
-        config.actionable_queue_url.clone(),
-        config.activity_queue_url.clone(),
-    );
-    let p = Pipeline::new(config, Category::Email, store, publisher, SystemClock);
+    let p = webhook_lambda::aws_pipeline(config, Category::Email, &sdk, &sdk);
     let run = std::process::id();
 
     // Through the Lambda handler, as a function runs it: (what, body, token, status, requests).

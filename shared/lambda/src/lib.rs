@@ -11,12 +11,14 @@ mod telemetry;
 
 use std::time::{Duration, SystemTime};
 
-use aws_config::BehaviorVersion;
 use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, SdkConfig};
 use lambda_runtime::{LambdaEvent, service_fn};
 use reply_payload::Category;
 use webhook_aws::{DynamoDbStore, SqsPublisher};
-use webhook_core::ports::{Clock, Dependency, DependencyError, IdempotencyStore, Publisher};
+use webhook_core::ports::{
+    Clock, Dependency, DependencyError, IdempotencyStore, Publisher, SystemClock,
+};
 use webhook_core::{Config, Handled, Outcome, Pipeline, Response};
 
 pub use apigw::{HttpApiRequest, HttpApiResponse};
@@ -34,29 +36,38 @@ pub async fn run(category: Category) -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(service_fn(move |event| handle(pipeline, event))).await
 }
 
+/// The functions' pipeline: the core on DynamoDB and SQS.
+pub type AwsPipeline = Pipeline<DynamoDbStore, SqsPublisher>;
+
 /// The pipeline on DynamoDB and SQS, with SDK timeouts short enough that a hung dependency
 /// fails the request (503) instead of the invocation.
-async fn pipeline(config: Config, category: Category) -> Pipeline<DynamoDbStore, SqsPublisher> {
+async fn pipeline(config: Config, category: Category) -> AwsPipeline {
     let aws = aws_config::defaults(BehaviorVersion::latest())
         .timeout_config(sdk_timeouts())
         .load()
         .await;
+    aws_pipeline(config, category, &aws, &aws)
+}
+
+/// The pipeline with its DynamoDB and SQS clients built from `dynamodb` and `sqs`: one and the
+/// same configuration in a function; tests point each service at its own endpoint (moto, a
+/// fault proxy, a closed port).
+pub fn aws_pipeline(
+    config: Config,
+    category: Category,
+    dynamodb: &SdkConfig,
+    sqs: &SdkConfig,
+) -> AwsPipeline {
     let store = DynamoDbStore::new(
-        aws_sdk_dynamodb::Client::new(&aws),
+        aws_sdk_dynamodb::Client::new(dynamodb),
         config.table_name.clone(),
     );
     let publisher = SqsPublisher::new(
-        aws_sdk_sqs::Client::new(&aws),
+        aws_sdk_sqs::Client::new(sqs),
         config.actionable_queue_url.clone(),
         config.activity_queue_url.clone(),
     );
-    Pipeline::new(
-        config,
-        category,
-        store,
-        publisher,
-        webhook_core::ports::SystemClock,
-    )
+    Pipeline::new(config, category, store, publisher, SystemClock)
 }
 
 /// The SDK timeouts of the functions' clients: a connection or an attempt that takes more than

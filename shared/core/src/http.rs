@@ -1,5 +1,5 @@
 //! The HTTP contract (SPEC §4) without a web framework: what a request must carry, and the
-//! response each outcome gets. The Lambda layer converts to and from lambda_http.
+//! response each outcome gets. The Lambda layer converts to and from the HTTP API event.
 
 use std::borrow::Cow;
 

@@ -58,11 +58,7 @@ pub fn run(root: &Path, args: &[String]) -> crate::Result {
     };
     let mut args = args.iter();
     while let Some(arg) = args.next() {
-        let mut value = |flag: &str| {
-            args.next()
-                .cloned()
-                .ok_or_else(|| format!("{flag} needs a value\n\n{USAGE}"))
-        };
+        let mut value = |flag: &str| crate::option_value(&mut args, flag, USAGE);
         match arg.as_str() {
             "--bin" => options.bin = PathBuf::from(value("--bin")?),
             "--function" => options.function = value("--function")?,

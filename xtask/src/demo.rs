@@ -34,8 +34,8 @@ pub fn run(root: &Path, args: &[String]) -> crate::Result {
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
-            "--url" => base = Some(args.next().ok_or("--url needs a value")?.clone()),
-            "--token" => token = args.next().ok_or("--token needs a value")?.clone(),
+            "--url" => base = Some(crate::option_value(&mut args, "--url", USAGE)?),
+            "--token" => token = crate::option_value(&mut args, "--token", USAGE)?,
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return Ok(());

@@ -14,6 +14,18 @@ use std::process::ExitCode;
 /// What every command returns: an error is printed as `xtask <command>: <error>`, exit 1.
 pub type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 
+/// The value after an option flag (`--table NAME`), or an error naming the flag with the
+/// command's usage.
+pub(crate) fn option_value(
+    args: &mut std::slice::Iter<'_, String>,
+    flag: &str,
+    usage: &str,
+) -> std::result::Result<String, String> {
+    args.next()
+        .cloned()
+        .ok_or_else(|| format!("{flag} needs a value\n\n{usage}"))
+}
+
 const USAGE: &str = "\
 usage: cargo run -p xtask -- <command> [options]
 

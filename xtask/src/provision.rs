@@ -28,11 +28,7 @@ pub fn run(_root: &Path, args: &[String]) -> crate::Result {
     let mut activity_name = provision::LOCAL_ACTIVITY_QUEUE.to_owned();
     let mut args = args.iter();
     while let Some(arg) = args.next() {
-        let mut value = |flag: &str| {
-            args.next()
-                .cloned()
-                .ok_or_else(|| format!("{flag} needs a value\n\n{USAGE}"))
-        };
+        let mut value = |flag: &str| crate::option_value(&mut args, flag, USAGE);
         match arg.as_str() {
             "--activity" => with_activity = true,
             "--table" => names.table = value("--table")?,

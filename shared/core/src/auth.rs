@@ -46,16 +46,6 @@ impl TokenSet {
             });
         matched.into()
     }
-
-    /// How many tokens are accepted.
-    pub fn len(&self) -> usize {
-        self.digests.len()
-    }
-
-    /// Always false for a parsed set; here for API symmetry.
-    pub fn is_empty(&self) -> bool {
-        self.digests.is_empty()
-    }
 }
 
 fn digest(token: &str) -> [u8; 32] {

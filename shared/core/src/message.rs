@@ -41,7 +41,7 @@ impl OutboundMessage {
     /// of `category` (the event's own category for a known type).
     pub fn new(delivery: &Delivery<'_>, category: Category, received_at: &str) -> OutboundMessage {
         let envelope = &delivery.envelope;
-        let text = |id: &Option<Id>| id.as_ref().map(Id::to_text);
+        let text = |id: &Option<Id>| id.as_ref().map(Id::to_string);
         let header = Header {
             schema: MESSAGE_SCHEMA,
             event_id: &envelope.id,

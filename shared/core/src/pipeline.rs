@@ -79,10 +79,6 @@ impl<S, P, C> Pipeline<S, P, C> {
         }
     }
 
-    pub fn config(&self) -> &Config {
-        &self.config
-    }
-
     /// The category whose route this function serves.
     pub fn function(&self) -> Category {
         self.function

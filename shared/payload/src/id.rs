@@ -6,18 +6,12 @@ use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// An id as delivered: a number or a string. It serialises back in the form it came in, and
-/// [`fmt::Display`] gives the one text form downstream systems can rely on.
+/// [`fmt::Display`] gives the one text form downstream systems can rely on (`100` and `"100"`
+/// both display as `100`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Id {
     Number(serde_json::Number),
     Text(String),
-}
-
-impl Id {
-    /// The id as text (`100` and `"100"` both give `100`).
-    pub fn to_text(&self) -> String {
-        self.to_string()
-    }
 }
 
 impl fmt::Display for Id {

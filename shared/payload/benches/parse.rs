@@ -1,4 +1,4 @@
-//! Parse cost per Reply event type (issue 7): the request path's `Delivery::parse` and the full
+//! Parse cost per Reply event type: the request path's `Delivery::parse` and the full
 //! model `ReplyEvent::parse`, on every sample in `events/reply/`.
 //!
 //! Run with `make bench` (scripts/bench.sh), or

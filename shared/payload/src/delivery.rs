@@ -9,7 +9,7 @@ use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 
 use crate::scalar::Skip;
 
-use crate::envelope::{EnvelopeFields, EnvelopeSeed};
+use crate::envelope::{EnvelopeFields, EnvelopeSeed, EnvelopeWarning};
 use crate::scalar::Scalar;
 use crate::{Envelope, Id, PayloadError, same_name};
 
@@ -29,39 +29,51 @@ pub struct Delivery<'a> {
 impl<'a> Delivery<'a> {
     /// Parses and validates `body` in a single pass.
     ///
-    /// Required: a JSON object with `event` an object holding a non-empty string `id` (at most
-    /// 256 bytes) and a non-empty string `type`. Optional envelope fields must have a usable
-    /// JSON type when present; everything else is accepted as it is.
+    /// Required: a JSON object whose `event` object holds a non-empty string `id` (at most
+    /// 256 bytes) and a non-empty string `type`. Everything else is accepted as it is: an
+    /// optional envelope field of an unusable type reads as absent, a repeated key is
+    /// resolved; both are reported in [`crate::Envelope::warnings`].
     pub fn parse(body: &'a [u8]) -> Result<Delivery<'a>, PayloadError> {
-        let top = read_top_level(body, EnvelopeSeed { keep_extra: false })?;
-        let envelope = top
-            .event
-            .ok_or(PayloadError::Missing("event"))??
-            .into_envelope()?;
+        let mut top = read_top_level(body, false)?;
         Ok(Delivery {
             body,
-            envelope,
+            envelope: top.envelope()?,
             contact_id: top.contact_id,
             sequence_id: top.sequence_id,
         })
     }
 }
 
-/// What the top-level pass found. `event` is `Some(Err)` when it was there but not an object.
+/// What the top-level pass found.
 pub(crate) struct TopLevel<'a> {
-    pub(crate) event: Option<Result<EnvelopeFields<'a>, PayloadError>>,
+    /// The fields of every `event` object (a repeated `event` adds to the same fields).
+    event: Option<EnvelopeFields<'a>>,
+    /// `event` was given as something other than an object or null.
+    event_wrong_type: bool,
     pub(crate) contact_id: Option<Id>,
     pub(crate) sequence_id: Option<Id>,
+}
+
+impl TopLevel<'_> {
+    /// The checked envelope (taken out: call once).
+    pub(crate) fn envelope(&mut self) -> Result<Envelope, PayloadError> {
+        match self.event.take() {
+            Some(fields) => fields.into_envelope(),
+            None if self.event_wrong_type => Err(PayloadError::WrongType {
+                field: "event",
+                expected: "a JSON object",
+            }),
+            None => Err(PayloadError::Missing("event")),
+        }
+    }
 }
 
 /// Checks that `body` is one JSON object and reads its `event`, `contact_fields.id` and
 /// `sequence_fields.id`, skipping everything else in place with [`Skip`], which refuses what
 /// building a value would refuse (nesting past 128 levels, numbers beyond f64), so this
 /// pass, [`crate::ReplyEvent`] and any serde_json consumer of the forwarded body agree.
-pub(crate) fn read_top_level(
-    body: &[u8],
-    seed: EnvelopeSeed,
-) -> Result<TopLevel<'_>, PayloadError> {
+/// `keep_extra`: keep the envelope's values (the full model), or only type them.
+pub(crate) fn read_top_level(body: &[u8], keep_extra: bool) -> Result<TopLevel<'_>, PayloadError> {
     // serde_json does not check the UTF-8 of strings it skips; the body is forwarded as
     // text, so check it all up front (fast: SIMD-friendly, no allocation).
     if let Err(err) = std::str::from_utf8(body) {
@@ -80,17 +92,17 @@ pub(crate) fn read_top_level(
     }
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     deserializer
-        .deserialize_map(TopLevelVisitor { seed })
+        .deserialize_map(TopLevelVisitor { keep_extra })
         .and_then(|top| deserializer.end().map(|()| top))
-        .map_err(|err| PayloadError::NotJson(err.to_string()))?
+        .map_err(|err| PayloadError::NotJson(err.to_string()))
 }
 
 struct TopLevelVisitor {
-    seed: EnvelopeSeed,
+    keep_extra: bool,
 }
 
 impl<'de> Visitor<'de> for TopLevelVisitor {
-    type Value = Result<TopLevel<'de>, PayloadError>;
+    type Value = TopLevel<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON object")
@@ -99,88 +111,108 @@ impl<'de> Visitor<'de> for TopLevelVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut top = TopLevel {
             event: None,
+            event_wrong_type: false,
             contact_id: None,
             sequence_id: None,
         };
-        let mut seed = Some(self.seed);
+        let mut events_seen = 0;
+        // For the two sections, the canonical spelling wins over another one, else the later.
+        let mut contact_canonical = false;
+        let mut sequence_canonical = false;
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
             if same_name(&key, "event") {
-                // A second `event` is ambiguous: which one would we forward? Refuse it.
-                top.event = Some(match seed.take() {
-                    Some(seed) => map.next_value_seed(ObjectOr { seed })?,
-                    None => {
-                        map.next_value::<Skip>()?;
-                        Err(PayloadError::Invalid {
-                            field: "event",
-                            problem: "is given more than once",
-                        })
-                    }
-                });
+                events_seen += 1;
+                let shape = map.next_value_seed(EventSeed {
+                    fields: &mut top.event,
+                    keep_extra: self.keep_extra,
+                })?;
+                top.event_wrong_type |= shape == Shape::Other;
             } else if same_name(&key, "contact_fields") {
-                top.contact_id = map.next_value::<IdOf>()?.0;
+                let id = map.next_value::<IdOf>()?.0;
+                if key == "contact_fields" || !contact_canonical {
+                    top.contact_id = id;
+                    contact_canonical = key == "contact_fields";
+                }
             } else if same_name(&key, "sequence_fields") {
-                top.sequence_id = map.next_value::<IdOf>()?.0.filter(|id| !is_zero(id));
+                let id = map.next_value::<IdOf>()?.0.filter(|id| !is_zero(id));
+                if key == "sequence_fields" || !sequence_canonical {
+                    top.sequence_id = id;
+                    sequence_canonical = key == "sequence_fields";
+                }
             } else {
                 map.next_value::<Skip>()?;
             }
         }
-        Ok(Ok(top))
+        if events_seen > 1 {
+            if let Some(fields) = &mut top.event {
+                // Two `event` objects repeat every key they share: one warning says it all.
+                fields
+                    .warnings
+                    .retain(|w| !matches!(w, EnvelopeWarning::Repeated(_)));
+                fields.warn(EnvelopeWarning::Repeated("event"));
+            }
+        }
+        Ok(top)
     }
 }
 
-/// Reads `event`: an object goes to the envelope seed; any other JSON value is a typed error.
-struct ObjectOr {
-    seed: EnvelopeSeed,
+/// What an `event` value was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    Object,
+    Null,
+    Other,
 }
 
-impl<'de> DeserializeSeed<'de> for ObjectOr {
-    type Value = Result<EnvelopeFields<'de>, PayloadError>;
+/// Reads one `event` value: an object adds its keys to `fields`; anything else is skipped.
+struct EventSeed<'f, 'a> {
+    fields: &'f mut Option<EnvelopeFields<'a>>,
+    keep_extra: bool,
+}
 
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+impl<'de> DeserializeSeed<'de> for EventSeed<'_, 'de> {
+    type Value = Shape;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Shape, D::Error> {
         deserializer.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for ObjectOr {
-    type Value = Result<EnvelopeFields<'de>, PayloadError>;
+impl<'de> Visitor<'de> for EventSeed<'_, 'de> {
+    type Value = Shape;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("any JSON value")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        self.seed.visit_map(map).map(Ok)
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Shape, A::Error> {
+        let seed = EnvelopeSeed {
+            fields: self.fields.get_or_insert_with(EnvelopeFields::default),
+            keep_extra: self.keep_extra,
+        };
+        seed.visit_map(map).map(|()| Shape::Object)
     }
-
-    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
-        Ok(Err(PayloadError::Missing("event")))
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Shape, E> {
+        Ok(Shape::Null)
     }
-
-    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(Err(not_object()))
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Shape, E> {
+        Ok(Shape::Other)
     }
-    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(Err(not_object()))
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Shape, E> {
+        Ok(Shape::Other)
     }
-    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(Err(not_object()))
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Shape, E> {
+        Ok(Shape::Other)
     }
-    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(Err(not_object()))
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Shape, E> {
+        Ok(Shape::Other)
     }
-    fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(Err(not_object()))
+    fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Shape, E> {
+        Ok(Shape::Other)
     }
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Shape, A::Error> {
         while seq.next_element::<Skip>()?.is_some() {}
-        Ok(Err(not_object()))
-    }
-}
-
-fn not_object() -> PayloadError {
-    PayloadError::WrongType {
-        field: "event",
-        expected: "a JSON object",
+        Ok(Shape::Other)
     }
 }
 
@@ -235,7 +267,7 @@ impl<'de> serde::Deserialize<'de> for IdOf {
     }
 }
 
-/// A sequence id of 0 means "outside a sequence" (FACTS.md).
+/// A sequence id of 0 means "outside a sequence".
 fn is_zero(id: &Id) -> bool {
     match id {
         Id::Number(n) => n.as_u64() == Some(0),

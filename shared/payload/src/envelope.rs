@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use crate::scalar::{Scalar, Skip};
 use crate::{EventDate, EventType, Id, PayloadError, same_name};
 
-/// Longest `event.id` accepted (SPEC §3); it becomes part of a DynamoDB key.
+/// Longest `event.id` accepted; it becomes part of a DynamoDB key.
 pub const MAX_EVENT_ID_BYTES: usize = 256;
 
 /// The typed `event` object. Keys are matched ignoring case and underscores (`TeamId`,
@@ -26,8 +26,11 @@ pub struct Envelope {
     pub user_id: Option<Id>,
     pub team_id: Option<Id>,
     pub subscription_id: Option<Id>,
-    /// Keys of `event` this crate does not know, verbatim.
+    /// Keys of `event` this crate does not know, verbatim (and a repeated key's other
+    /// spelling, or a value of a type it could not use).
     pub extra: Map<String, Value>,
+    /// What was odd but tolerated (a repeated key, an unusable optional field).
+    pub warnings: Vec<EnvelopeWarning>,
     /// Delivered spellings that differ from the canonical ones, so serialising gives back
     /// what came in. Empty (no allocation) for a documented delivery.
     spellings: Spellings,
@@ -137,56 +140,174 @@ impl Serialize for Envelope {
     }
 }
 
+/// Something odd about an envelope that did not stop the delivery: logged as a warning, so
+/// the operator sees a sender that is drifting, while the event is still processed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EnvelopeWarning {
+    /// The key came more than once (maybe in two spellings, `team_id` and `TeamId`): the
+    /// canonical spelling won, else the last one; the body keeps them all.
+    Repeated(&'static str),
+    /// An optional field of a type that cannot be used; it reads as absent.
+    Unusable {
+        field: &'static str,
+        expected: &'static str,
+    },
+}
+
+impl fmt::Display for EnvelopeWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EnvelopeWarning::Repeated(field) => {
+                write!(
+                    f,
+                    "{field} is given more than once; the canonical spelling (else the last) is used"
+                )
+            }
+            EnvelopeWarning::Unusable { field, expected } => {
+                write!(f, "{field} is not {expected}; read as absent")
+            }
+        }
+    }
+}
+
+/// One delivered occurrence of an envelope key.
+#[derive(Debug)]
+struct Occurrence<'a> {
+    /// The key as delivered (`TeamId`).
+    key: Cow<'a, str>,
+    value: Scalar<'a>,
+    /// The value itself, for the full model (which keeps what it cannot type).
+    raw: Option<Value>,
+}
+
+impl Occurrence<'_> {
+    fn canonical(&self, field: Field) -> bool {
+        self.key == field.key()
+    }
+}
+
 /// The `event` object as read, before its fields are checked. Reading never fails on content,
 /// only on JSON syntax, so the check can name the field at fault.
 #[derive(Debug, Default)]
 pub(crate) struct EnvelopeFields<'a> {
-    values: [Option<Scalar<'a>>; 6],
-    key_spellings: Vec<(Field, String)>,
-    repeated: Option<Field>,
+    /// The occurrence of each field that counts.
+    values: [Option<Occurrence<'a>>; 6],
+    /// `event.id` or `event.type` given twice with different values.
+    conflicting: Option<Field>,
+    pub(crate) warnings: Vec<EnvelopeWarning>,
     extra: Map<String, Value>,
 }
 
 impl<'a> EnvelopeFields<'a> {
-    fn take(&mut self, field: Field) -> Option<Scalar<'a>> {
-        self.values[field as usize].take()
+    pub(crate) fn warn(&mut self, warning: EnvelopeWarning) {
+        if !self.warnings.contains(&warning) {
+            self.warnings.push(warning);
+        }
     }
 
-    /// Checks every field and builds the [`Envelope`].
-    pub(crate) fn into_envelope(mut self) -> Result<Envelope, PayloadError> {
-        if let Some(field) = self.repeated {
-            return Err(PayloadError::Invalid {
-                field: field.path(),
-                problem: "is given more than once",
-            });
+    /// Records one occurrence of `field`: the canonical spelling wins over another one, else
+    /// the later occurrence wins; the other is kept in `extra` (full model) under its own key.
+    fn add(&mut self, field: Field, occurrence: Occurrence<'a>) {
+        let slot = &mut self.values[field as usize];
+        let Some(existing) = slot.take() else {
+            *slot = Some(occurrence);
+            return;
+        };
+        if matches!(field, Field::Id | Field::Type) && existing.value != occurrence.value {
+            self.conflicting.get_or_insert(field);
         }
-        let id = Scalar::required_text(self.take(Field::Id), Field::Id.path())?;
+        let (winner, loser) = if occurrence.canonical(field) || !existing.canonical(field) {
+            (occurrence, existing)
+        } else {
+            (existing, occurrence)
+        };
+        if let Some(raw) = loser.raw.filter(|_| loser.key != winner.key) {
+            self.extra.insert(loser.key.into_owned(), raw);
+        }
+        self.values[field as usize] = Some(winner);
+        self.warn(EnvelopeWarning::Repeated(field.path()));
+    }
+
+    /// Takes a required field's value, remembering its delivered spelling.
+    fn take(&mut self, field: Field, spellings: &mut Spellings) -> Option<Scalar<'a>> {
+        let occurrence = self.values[field as usize].take()?;
+        if !occurrence.canonical(field) {
+            spellings.keys.push((field, occurrence.key.into_owned()));
+        }
+        Some(occurrence.value)
+    }
+
+    /// Takes an optional field. `read` gives `None` for a value of a type it cannot use: that
+    /// reads as absent, with a warning, and the full model keeps the value in `extra`.
+    fn take_optional<T>(
+        &mut self,
+        field: Field,
+        spellings: &mut Spellings,
+        read: impl FnOnce(Scalar<'a>) -> Option<Option<T>>,
+        expected: &'static str,
+    ) -> Option<T> {
+        let occurrence = self.values[field as usize].take()?;
+        let canonical = occurrence.canonical(field);
+        let Occurrence { key, value, raw } = occurrence;
+        match read(value) {
+            Some(typed) => {
+                if !canonical {
+                    spellings.keys.push((field, key.into_owned()));
+                }
+                if typed.is_none() {
+                    spellings.nulls.push(field);
+                }
+                typed
+            }
+            None => {
+                self.warn(EnvelopeWarning::Unusable {
+                    field: field.path(),
+                    expected,
+                });
+                if let Some(raw) = raw {
+                    self.extra.insert(key.into_owned(), raw);
+                }
+                None
+            }
+        }
+    }
+
+    /// Checks the two required fields and builds the [`Envelope`].
+    pub(crate) fn into_envelope(mut self) -> Result<Envelope, PayloadError> {
+        if let Some(field) = self.conflicting {
+            return Err(PayloadError::Conflicting(field.path()));
+        }
+        let mut spellings = Spellings::default();
+        let id = Scalar::required_text(self.take(Field::Id, &mut spellings), Field::Id.path())?;
         if id.len() > MAX_EVENT_ID_BYTES {
             return Err(PayloadError::Invalid {
                 field: Field::Id.path(),
                 problem: "is longer than 256 bytes",
             });
         }
-        let raw_type = Scalar::required_text(self.take(Field::Type), Field::Type.path())?;
-        let nulls = [
-            Field::Date,
-            Field::UserId,
-            Field::TeamId,
-            Field::SubscriptionId,
-        ]
-        .into_iter()
-        .filter(|field| self.values[*field as usize] == Some(Scalar::Null))
-        .collect();
+        let raw_type =
+            Scalar::required_text(self.take(Field::Type, &mut spellings), Field::Type.path())?;
         let event_type = EventType::parse(&raw_type);
-        let type_spelling = (raw_type != event_type.as_str()).then(|| raw_type.into_owned());
-        let date = Scalar::optional_text(self.take(Field::Date), Field::Date.path())?
+        spellings.event_type = (raw_type != event_type.as_str()).then(|| raw_type.into_owned());
+        let date = self
+            .take_optional(
+                Field::Date,
+                &mut spellings,
+                Scalar::optional_text,
+                "a string",
+            )
             .map(|raw| EventDate::parse(&raw));
-        let user_id = Scalar::optional_id(self.take(Field::UserId), Field::UserId.path())?;
-        let team_id = Scalar::optional_id(self.take(Field::TeamId), Field::TeamId.path())?;
-        let subscription_id = Scalar::optional_id(
-            self.take(Field::SubscriptionId),
-            Field::SubscriptionId.path(),
-        )?;
+        let mut id_of = |field| {
+            self.take_optional(
+                field,
+                &mut spellings,
+                Scalar::optional_id,
+                "a number or a string",
+            )
+        };
+        let user_id = id_of(Field::UserId);
+        let team_id = id_of(Field::TeamId);
+        let subscription_id = id_of(Field::SubscriptionId);
         Ok(Envelope {
             id: id.into_owned(),
             event_type,
@@ -195,60 +316,70 @@ impl<'a> EnvelopeFields<'a> {
             team_id,
             subscription_id,
             extra: self.extra,
-            spellings: Spellings {
-                keys: self.key_spellings,
-                event_type: type_spelling,
-                nulls,
-            },
+            warnings: self.warnings,
+            spellings,
         })
     }
 }
 
-/// Reads an `event` object; `keep_extra` decides whether unknown keys are kept (the full
-/// model) or skipped (the request path, which forwards the raw body anyway).
-pub(crate) struct EnvelopeSeed {
+/// Reads an `event` object into `fields` (a delivery may carry `event` twice: both count);
+/// `keep_extra` decides whether values are kept (the full model) or only typed (the request
+/// path, which forwards the raw body anyway).
+pub(crate) struct EnvelopeSeed<'f, 'a> {
+    pub(crate) fields: &'f mut EnvelopeFields<'a>,
     pub(crate) keep_extra: bool,
 }
 
-impl<'de> DeserializeSeed<'de> for EnvelopeSeed {
-    type Value = EnvelopeFields<'de>;
+impl<'de> DeserializeSeed<'de> for EnvelopeSeed<'_, 'de> {
+    type Value = ();
 
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
         deserializer.deserialize_map(self)
     }
 }
 
-impl<'de> Visitor<'de> for EnvelopeSeed {
-    type Value = EnvelopeFields<'de>;
+impl<'de> Visitor<'de> for EnvelopeSeed<'_, 'de> {
+    type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut fields = EnvelopeFields::default();
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-            match Field::recognise(&key) {
-                Some(field) => {
-                    let slot = &mut fields.values[field as usize];
+            match (Field::recognise(&key), self.keep_extra) {
+                (Some(field), false) => {
                     let value = map.next_value::<Scalar<'de>>()?;
-                    if slot.is_some() {
-                        fields.repeated.get_or_insert(field);
-                    }
-                    *slot = Some(value);
-                    if key != field.key() {
-                        fields.key_spellings.push((field, key.into_owned()));
-                    }
+                    self.fields.add(
+                        field,
+                        Occurrence {
+                            key,
+                            value,
+                            raw: None,
+                        },
+                    );
                 }
-                None if self.keep_extra => {
+                (Some(field), true) => {
+                    let raw = map.next_value::<Value>()?;
+                    let value = Scalar::of(&raw);
+                    self.fields.add(
+                        field,
+                        Occurrence {
+                            key,
+                            value,
+                            raw: Some(raw),
+                        },
+                    );
+                }
+                (None, true) => {
                     let value = map.next_value::<Value>()?;
-                    fields.extra.insert(key.into_owned(), value);
+                    self.fields.extra.insert(key.into_owned(), value);
                 }
-                None => {
+                (None, false) => {
                     map.next_value::<Skip>()?;
                 }
             }
         }
-        Ok(fields)
+        Ok(())
     }
 }

@@ -28,6 +28,10 @@ pub enum PayloadError {
         field: &'static str,
         expected: &'static str,
     },
+    /// A required field is given more than once with different values: which one is the
+    /// event cannot be known.
+    #[error("{0} is given more than once with different values")]
+    Conflicting(&'static str),
     /// A field has the right type but an unusable value.
     #[error("{field} {problem}")]
     Invalid {

@@ -1,5 +1,5 @@
 //! The whole delivery as one value: the typed envelope plus every other top-level field,
-//! verbatim, with typed views of the parts FACTS.md knows. For consumers, tools and tests;
+//! verbatim, with typed views of the parts whose meaning is known. For consumers, tools and tests;
 //! the request path uses the cheaper [`crate::Delivery`].
 
 use serde::ser::SerializeMap;
@@ -7,7 +7,6 @@ use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use crate::delivery::read_top_level;
-use crate::envelope::EnvelopeSeed;
 use crate::{ContactFields, Envelope, EventDetails, PayloadError, SequenceFields, same_name};
 
 /// A parsed delivery that keeps everything it was given.
@@ -21,11 +20,7 @@ pub struct ReplyEvent {
 impl ReplyEvent {
     /// Parses with the same validation (and errors) as [`crate::Delivery::parse`].
     pub fn parse(body: &[u8]) -> Result<ReplyEvent, PayloadError> {
-        let top = read_top_level(body, EnvelopeSeed { keep_extra: true })?;
-        let envelope = top
-            .event
-            .ok_or(PayloadError::Missing("event"))??
-            .into_envelope()?;
+        let envelope = read_top_level(body, true)?.envelope()?;
         // Validation passed, so the body is a JSON object: read the rest as values.
         let mut fields: Map<String, Value> =
             serde_json::from_slice(body).map_err(|err| PayloadError::NotJson(err.to_string()))?;

@@ -1,4 +1,4 @@
-//! Reply's event types and the category each belongs to (SPEC §2).
+//! Reply's event types and the category each belongs to.
 
 use std::fmt;
 
@@ -13,7 +13,7 @@ pub enum Category {
 }
 
 impl Category {
-    /// Every category, in the order of SPEC §2.
+    /// Every category: email, LinkedIn, account.
     pub const ALL: [Category; 3] = [Category::Email, Category::Linkedin, Category::Account];
 
     /// The lowercase name used in records, messages and metrics.
@@ -22,24 +22,6 @@ impl Category {
             Category::Email => "email",
             Category::Linkedin => "linkedin",
             Category::Account => "account",
-        }
-    }
-
-    /// The HTTP route whose function handles this category.
-    pub const fn route(self) -> &'static str {
-        match self {
-            Category::Email => "/webhooks/email",
-            Category::Linkedin => "/webhooks/linkedin",
-            Category::Account => "/webhooks/account",
-        }
-    }
-
-    /// The cargo package and binary of the function serving this category.
-    pub const fn binary(self) -> &'static str {
-        match self {
-            Category::Email => "email-webhook",
-            Category::Linkedin => "linkedin-webhook",
-            Category::Account => "account-webhook",
         }
     }
 
@@ -75,7 +57,7 @@ macro_rules! event_types {
         }
 
         impl EventType {
-            /// The 19 known types, in the order of SPEC §2.
+            /// The 19 known types, grouped by category.
             pub const KNOWN: [EventType; 19] = [$( EventType::$variant, )+];
 
             /// The canonical snake_case name (the raw text for an unknown type).
@@ -94,7 +76,7 @@ macro_rules! event_types {
                 }
             }
 
-            /// Whether SPEC §2 makes this type actionable by default. Unknown types are
+            /// Whether this type is actionable by default (someone must act on it). Unknown types are
             /// actionable, so a new Reply event is never silently parked.
             pub const fn actionable_by_default(&self) -> bool {
                 match self {

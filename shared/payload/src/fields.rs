@@ -1,5 +1,5 @@
 //! Typed views of the non-envelope parts of a delivery: the prospect, the sequence, and the
-//! event-specific fields FACTS.md knows. Every field is optional and read leniently (a value
+//! event-specific fields whose meaning is known. Every field is optional and read leniently (a value
 //! of an unexpected type reads as `None`), every enum is open, and the delivery itself keeps
 //! every byte, so a view can never lose data.
 
@@ -82,7 +82,7 @@ pub struct SequenceFields {
     pub extra: Map<String, Value>,
 }
 
-/// The event-specific top-level fields FACTS.md documents or has seen. Which ones a delivery
+/// The event-specific top-level fields Reply documents or real deliveries have shown. Which ones a delivery
 /// carries depends on its type and the subscription's `payloadConfig`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]

@@ -24,7 +24,7 @@ mod scalar;
 mod timestamp;
 
 pub use delivery::Delivery;
-pub use envelope::{Envelope, MAX_EVENT_ID_BYTES};
+pub use envelope::{Envelope, EnvelopeWarning, MAX_EVENT_ID_BYTES};
 pub use error::PayloadError;
 pub use event::ReplyEvent;
 pub use event_type::{Category, EventType};
@@ -37,7 +37,7 @@ pub use timestamp::EventDate;
 
 /// Compares a delivered name with a canonical snake_case one, ignoring ASCII case and
 /// underscores (`TeamId`, `teamId` and `team_id` are one key), without allocating.
-pub(crate) fn same_name(delivered: &str, canonical: &str) -> bool {
+pub fn same_name(delivered: &str, canonical: &str) -> bool {
     let delivered = delivered
         .bytes()
         .filter(|b| *b != b'_')

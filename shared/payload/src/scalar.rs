@@ -40,34 +40,34 @@ impl<'a> Scalar<'a> {
         }
     }
 
-    /// An optional string: absent or null is `None`.
-    pub(crate) fn optional_text(
-        value: Option<Self>,
-        field: &'static str,
-    ) -> Result<Option<Cow<'a, str>>, PayloadError> {
-        match value {
-            None | Some(Scalar::Null) => Ok(None),
-            Some(Scalar::Text(text)) => Ok(Some(text)),
-            Some(_) => Err(PayloadError::WrongType {
-                field,
-                expected: "a string",
-            }),
+    /// An optional string: `Some(None)` for null, `None` for a value of another type.
+    pub(crate) fn optional_text(self) -> Option<Option<Cow<'a, str>>> {
+        match self {
+            Scalar::Null => Some(None),
+            Scalar::Text(text) => Some(Some(text)),
+            _ => None,
         }
     }
 
-    /// An optional id, as a number or a string: absent or null is `None`.
-    pub(crate) fn optional_id(
-        value: Option<Self>,
-        field: &'static str,
-    ) -> Result<Option<Id>, PayloadError> {
+    /// An optional id, a number or a string: `Some(None)` for null, `None` for a value of
+    /// another type.
+    pub(crate) fn optional_id(self) -> Option<Option<Id>> {
+        match self {
+            Scalar::Null => Some(None),
+            other => other.into_id().map(Some),
+        }
+    }
+
+    /// The scalar reading of a value the full model has already built.
+    pub(crate) fn of(value: &serde_json::Value) -> Scalar<'static> {
+        use serde_json::Value;
         match value {
-            None | Some(Scalar::Null) => Ok(None),
-            Some(Scalar::Number(n)) => Ok(Some(Id::Number(n))),
-            Some(Scalar::Text(text)) => Ok(Some(Id::Text(text.into_owned()))),
-            Some(_) => Err(PayloadError::WrongType {
-                field,
-                expected: "a number or a string",
-            }),
+            Value::Null => Scalar::Null,
+            Value::Bool(_) => Scalar::Bool,
+            Value::Number(n) => Scalar::Number(n.clone()),
+            Value::String(s) => Scalar::Text(Cow::Owned(s.clone())),
+            Value::Array(_) => Scalar::Array,
+            Value::Object(_) => Scalar::Object,
         }
     }
 

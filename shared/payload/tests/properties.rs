@@ -230,3 +230,87 @@ fn explicit_null_envelope_fields_round_trip() {
     assert_eq!(event.envelope.user_id, None);
     assert_eq!(serde_json::to_value(&event).unwrap(), body);
 }
+
+proptest! {
+    /// Whatever order `team_id` and `TeamId` come in, the canonical spelling wins, both keys
+    /// stay in the full model, and one warning says so.
+    #[test]
+    fn the_canonical_spelling_wins_in_any_order(canonical_first in any::<bool>(), a in 1u64..1000, b in 1000u64..2000) {
+        let (first, second) = if canonical_first {
+            (format!(r#""team_id":{a}"#), format!(r#""TeamId":{b}"#))
+        } else {
+            (format!(r#""TeamId":{b}"#), format!(r#""team_id":{a}"#))
+        };
+        let body = format!(r#"{{"event":{{"id":"e","type":"email_replied",{first},{second}}}}}"#);
+        let delivery = Delivery::parse(body.as_bytes()).unwrap();
+        prop_assert_eq!(delivery.envelope.team_id.as_ref().map(ToString::to_string), Some(a.to_string()));
+        prop_assert_eq!(delivery.envelope.warnings.len(), 1);
+        let event = ReplyEvent::parse(body.as_bytes()).unwrap();
+        let back = serde_json::to_value(&event).unwrap();
+        prop_assert_eq!(&back["event"]["team_id"], &serde_json::json!(a));
+        prop_assert_eq!(&back["event"]["TeamId"], &serde_json::json!(b));
+    }
+}
+
+#[test]
+fn a_required_field_given_twice_must_agree() {
+    for (body, outcome) in [
+        (
+            r#"{"event":{"id":"a","type":"email_replied","id":"a"}}"#,
+            Ok("a"),
+        ),
+        (
+            r#"{"event":{"id":"a","type":"email_replied","Id":"b"}}"#,
+            Err("event.id is given more than once with different values"),
+        ),
+        (
+            r#"{"event":{"id":"a","type":"email_replied","TYPE":"email_sent"}}"#,
+            Err("event.type is given more than once with different values"),
+        ),
+        (
+            r#"{"event":{"id":"a","type":"email_replied"},"event":{"id":"b"}}"#,
+            Err("event.id is given more than once with different values"),
+        ),
+        (
+            r#"{"event":{"id":"a"},"Event":{"type":"email_replied"}}"#,
+            Ok("a"),
+        ),
+    ] {
+        let delivery = Delivery::parse(body.as_bytes())
+            .map(|d| d.envelope.id)
+            .map_err(|e| e.to_string());
+        let event = ReplyEvent::parse(body.as_bytes())
+            .map(|e| e.envelope.id)
+            .map_err(|e| e.to_string());
+        assert_eq!(delivery, event, "{body}");
+        assert_eq!(
+            delivery.as_deref().map_err(String::as_str),
+            outcome,
+            "{body}"
+        );
+    }
+}
+
+#[test]
+fn an_unusable_optional_field_reads_as_absent_and_is_kept() {
+    let body = br#"{"event":{"id":"a","type":"email_replied","team_id":true,"date":7}}"#;
+    let delivery = Delivery::parse(body).unwrap();
+    assert_eq!(delivery.envelope.team_id, None);
+    assert_eq!(delivery.envelope.date, None);
+    let warnings: Vec<String> = delivery
+        .envelope
+        .warnings
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        warnings,
+        [
+            "event.date is not a string; read as absent",
+            "event.team_id is not a number or a string; read as absent",
+        ]
+    );
+    let event = ReplyEvent::parse(body).unwrap();
+    let back = serde_json::to_value(&event).unwrap();
+    assert_eq!(back, serde_json::from_slice::<Value>(body).unwrap());
+}

@@ -1,13 +1,20 @@
-//! The delivery token (SPEC §4). Reply does not sign deliveries, so the operator puts a secret
-//! token in the subscription URL; several may be valid at once, so one can be rotated without
-//! downtime.
+//! The delivery token. Reply does not sign deliveries, so the operator puts a secret token in
+//! the subscription URL; several may be valid at once, so one can be rotated without downtime.
 
 use std::fmt;
 
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::config::MIN_TOKEN_CHARS;
+/// Shortest token accepted: 16 characters.
+pub const MIN_TOKEN_CHARS: usize = 16;
+
+/// Whether `c` may appear in a token: the URL-unreserved set `A-Z a-z 0-9 - . _ ~`, which
+/// reaches the function unchanged whatever encodes or decodes the query string on the way
+/// (a `+` would arrive as a space, a `%` would be decoded, `&` and `#` would cut the token).
+pub const fn is_token_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '~')
+}
 
 /// The accepted tokens, kept only as SHA-256 digests.
 ///
@@ -18,17 +25,28 @@ pub struct TokenSet {
     digests: Vec<[u8; 32]>,
 }
 
+/// Why a token list is refused. Names the entry by position, never by value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("token #{0} is shorter than {MIN_TOKEN_CHARS} characters")]
+    TooShort(usize),
+    #[error(
+        "token #{0} has a character outside A-Z a-z 0-9 - . _ ~ (generate one with: openssl rand -hex 32)"
+    )]
+    BadCharacter(usize),
+}
+
 impl TokenSet {
-    /// Parses a comma-separated list; each token must have at least 16 characters. The error
-    /// says which entry (by position) is wrong, never its value.
-    pub fn parse(list: &str) -> Result<TokenSet, String> {
+    /// Parses a comma-separated list (spaces around entries are ignored).
+    pub fn parse(list: &str) -> Result<TokenSet, TokenError> {
         let mut digests = Vec::new();
         for (index, token) in list.split(',').map(str::trim).enumerate() {
+            let position = index + 1;
             if token.chars().count() < MIN_TOKEN_CHARS {
-                return Err(format!(
-                    "token #{} is shorter than {MIN_TOKEN_CHARS} characters",
-                    index + 1
-                ));
+                return Err(TokenError::TooShort(position));
+            }
+            if !token.chars().all(is_token_char) {
+                return Err(TokenError::BadCharacter(position));
             }
             digests.push(digest(token));
         }
@@ -82,9 +100,32 @@ mod tests {
     #[test]
     fn short_tokens_are_refused_without_echoing_them() {
         let err = TokenSet::parse("local-test-token-0001,short-secret").unwrap_err();
-        assert_eq!(err, "token #2 is shorter than 16 characters");
+        assert_eq!(err, TokenError::TooShort(2));
+        assert_eq!(err.to_string(), "token #2 is shorter than 16 characters");
         assert!(
             !format!("{:?}", TokenSet::parse("local-test-token-0001").unwrap()).contains("local")
         );
+    }
+
+    #[test]
+    fn tokens_that_a_url_would_change_are_refused() {
+        // What `openssl rand -base64` prints can hold `+`, `/` and `=`.
+        for token in [
+            "abcdefghijklmnop+q",
+            "abcdefghijklmnop/q",
+            "abcdefghijklmnop=",
+            "abcdefghijklmnop%41",
+            "abcdefghijklmnop&x",
+            "abcdefghijklmnop#x",
+            "abcdefghijklmnöpq",
+            "abcdefgh ijklmnopq",
+        ] {
+            assert_eq!(
+                TokenSet::parse(token).unwrap_err(),
+                TokenError::BadCharacter(1),
+                "{token}"
+            );
+        }
+        assert!(TokenSet::parse("A-Za-z0-9._~tokenXYZ").is_ok());
     }
 }

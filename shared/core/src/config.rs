@@ -1,5 +1,5 @@
-//! Configuration (SPEC §7): read once at start-up into a typed value. A missing or bad
-//! variable stops start-up with a message naming it; a token's value is never echoed.
+//! Configuration: read once at start-up into a typed value. A missing or bad variable stops
+//! start-up with a message naming it; a token's value is never echoed.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -7,22 +7,25 @@ use std::time::Duration;
 use reply_payload::EventType;
 
 use crate::auth::TokenSet;
+use crate::quarantine::MAX_QUARANTINABLE_BODY_BYTES;
 
 /// The environment variables the functions read. `template.yaml` sets exactly these.
 pub mod vars {
     pub const IDEMPOTENCY_TABLE_NAME: &str = "IDEMPOTENCY_TABLE_NAME";
     pub const ACTIONABLE_QUEUE_URL: &str = "ACTIONABLE_QUEUE_URL";
     pub const WEBHOOK_TOKENS: &str = "WEBHOOK_TOKENS";
+    pub const QUARANTINE_QUEUE_URL: &str = "QUARANTINE_QUEUE_URL";
     pub const ACTIVITY_QUEUE_URL: &str = "ACTIVITY_QUEUE_URL";
     pub const ACTIONABLE_EVENTS: &str = "ACTIONABLE_EVENTS";
     pub const IDEMPOTENCY_TTL_SECONDS: &str = "IDEMPOTENCY_TTL_SECONDS";
     pub const MAX_BODY_BYTES: &str = "MAX_BODY_BYTES";
 
     /// Every variable, required ones first.
-    pub const ALL: [&str; 7] = [
+    pub const ALL: [&str; 8] = [
         IDEMPOTENCY_TABLE_NAME,
         ACTIONABLE_QUEUE_URL,
         WEBHOOK_TOKENS,
+        QUARANTINE_QUEUE_URL,
         ACTIVITY_QUEUE_URL,
         ACTIONABLE_EVENTS,
         IDEMPOTENCY_TTL_SECONDS,
@@ -32,19 +35,25 @@ pub mod vars {
 
 /// Default record lifetime: 7 days.
 pub const DEFAULT_TTL_SECONDS: u64 = 604_800;
-/// Default body limit: 256 KiB, the size of an SQS message.
+/// Shortest record lifetime: 15 minutes, Lambda's longest timeout, so a record always outlives
+/// the invocation that holds its claim.
+pub const MIN_TTL_SECONDS: u64 = 900;
+/// Default body limit: 256 KiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 262_144;
-/// Shortest token accepted: 16 characters.
-pub const MIN_TOKEN_CHARS: usize = 16;
+/// Largest body limit: a body this size still fits an SQS message once quarantined as base64.
+pub const MAX_BODY_BYTES_LIMIT: usize = MAX_QUARANTINABLE_BODY_BYTES;
 
 /// Everything the functions are configured with.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub table_name: String,
     pub actionable_queue_url: String,
+    /// Where authentic deliveries that cannot be processed are kept; without it they are
+    /// refused (400/409) instead.
+    pub quarantine_queue_url: Option<String>,
     pub activity_queue_url: Option<String>,
     pub tokens: TokenSet,
-    /// `None`: the defaults of SPEC §2 (and every unknown type).
+    /// `None`: the default actionable types (and every unknown type).
     pub actionable_events: Option<ActionableEvents>,
     pub record_ttl: Duration,
     pub max_body_bytes: usize,
@@ -108,13 +117,13 @@ impl Config {
             vars::ACTIONABLE_QUEUE_URL,
             required(vars::ACTIONABLE_QUEUE_URL)?,
         )?;
-        let activity_queue_url = get(vars::ACTIVITY_QUEUE_URL)
-            .map(|url| queue_url(vars::ACTIVITY_QUEUE_URL, url))
-            .transpose()?;
-        let tokens = TokenSet::parse(&required(vars::WEBHOOK_TOKENS)?).map_err(|reason| {
+        let optional_queue = |var| get(var).map(|url| queue_url(var, url)).transpose();
+        let quarantine_queue_url = optional_queue(vars::QUARANTINE_QUEUE_URL)?;
+        let activity_queue_url = optional_queue(vars::ACTIVITY_QUEUE_URL)?;
+        let tokens = TokenSet::parse(&required(vars::WEBHOOK_TOKENS)?).map_err(|err| {
             ConfigError::Invalid {
                 var: vars::WEBHOOK_TOKENS,
-                reason,
+                reason: err.to_string(),
             }
         })?;
         let actionable_events = get(vars::ACTIONABLE_EVENTS)
@@ -123,20 +132,19 @@ impl Config {
         let ttl_seconds = number(
             vars::IDEMPOTENCY_TTL_SECONDS,
             get(vars::IDEMPOTENCY_TTL_SECONDS),
+            MIN_TTL_SECONDS..=u64::MAX,
         )?
         .unwrap_or(DEFAULT_TTL_SECONDS);
-        let max_body_bytes = number(vars::MAX_BODY_BYTES, get(vars::MAX_BODY_BYTES))?.map_or(
-            Ok(DEFAULT_MAX_BODY_BYTES),
-            |n| {
-                usize::try_from(n).map_err(|_| ConfigError::Invalid {
-                    var: vars::MAX_BODY_BYTES,
-                    reason: "too large".into(),
-                })
-            },
-        )?;
+        let max_body_bytes = number(
+            vars::MAX_BODY_BYTES,
+            get(vars::MAX_BODY_BYTES),
+            1..=MAX_BODY_BYTES_LIMIT as u64,
+        )?
+        .map_or(DEFAULT_MAX_BODY_BYTES, |n| n as usize);
         Ok(Config {
             table_name,
             actionable_queue_url,
+            quarantine_queue_url,
             activity_queue_url,
             tokens,
             actionable_events,
@@ -158,21 +166,29 @@ fn queue_url(var: &'static str, value: String) -> Result<String, ConfigError> {
     }
 }
 
-/// A positive whole number, when set.
-fn number(var: &'static str, value: Option<String>) -> Result<Option<u64>, ConfigError> {
+/// A whole number within `range`, when set.
+fn number(
+    var: &'static str,
+    value: Option<String>,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<Option<u64>, ConfigError> {
     let Some(value) = value else { return Ok(None) };
+    let expected = || match (*range.start(), *range.end()) {
+        (low, u64::MAX) => format!("a whole number of at least {low}"),
+        (low, high) => format!("a whole number from {low} to {high}"),
+    };
     match value.trim().parse::<u64>() {
-        Ok(n) if n > 0 => Ok(Some(n)),
+        Ok(n) if range.contains(&n) => Ok(Some(n)),
         _ => Err(ConfigError::Invalid {
             var,
-            reason: format!("expected a positive whole number, got {value:?}"),
+            reason: format!("expected {}, got {value:?}", expected()),
         }),
     }
 }
 
 impl Config {
     /// Whether an event of this type goes to the actionable queue: the `ACTIONABLE_EVENTS`
-    /// list when set, else SPEC §2's defaults. Unknown types always are.
+    /// list when set, else the defaults. Unknown types always are.
     pub fn is_actionable(&self, event_type: &EventType) -> bool {
         match (&self.actionable_events, event_type) {
             (_, EventType::Unknown(_)) => true,
@@ -249,7 +265,20 @@ mod tests {
             "{err}"
         );
         assert!(with((vars::IDEMPOTENCY_TTL_SECONDS, "7d")).starts_with("IDEMPOTENCY_TTL_SECONDS"));
+        assert_eq!(
+            with((vars::IDEMPOTENCY_TTL_SECONDS, "899")),
+            "IDEMPOTENCY_TTL_SECONDS is invalid: expected a whole number of at least 900, got \"899\""
+        );
         assert!(with((vars::MAX_BODY_BYTES, "0")).starts_with("MAX_BODY_BYTES"));
+        assert!(
+            with((vars::MAX_BODY_BYTES, "1048576")).contains("from 1 to 780288"),
+            "{}",
+            with((vars::MAX_BODY_BYTES, "1048576"))
+        );
+        let err = with((vars::WEBHOOK_TOKENS, "aB3dE6gH9jK2mN5p+Q=="));
+        assert!(err.contains("token #1 has a character outside"), "{err}");
+        assert!(!err.contains("aB3d"), "{err}");
+        assert!(with((vars::QUARANTINE_QUEUE_URL, "q")).starts_with("QUARANTINE_QUEUE_URL"));
         assert!(with((vars::ACTIONABLE_QUEUE_URL, "my-queue")).starts_with("ACTIONABLE_QUEUE_URL"));
         assert!(
             with((vars::ACTIONABLE_EVENTS, "email_replied,emial_opened")).contains("emial_opened")

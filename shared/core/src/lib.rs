@@ -1,25 +1,38 @@
-//! The reply-webhooks pipeline (SPEC §1) as plain code over ports.
+//! The reply-webhooks pipeline as plain code over ports.
 //!
 //! ```text
-//! InboundRequest ─▶ Pipeline::handle ─▶ auth ─▶ size ─▶ reply_payload::Delivery::parse
-//!                                   └─▶ IdempotencyStore::claim ─▶ Publisher::publish ─▶ complete
-//!                 ◀─ Handled { Response, Report }
+//! InboundRequest ─▶ admission::admit (sync: token, method, size, parse, route)
+//!                     ├─ Refused ─────────────────────────────────────────────▶ answer
+//!                     ├─ Unprocessable ─▶ commit: quarantine queue ───────────▶ answer
+//!                     └─ Event ─▶ commit: claim ─▶ publish ─▶ complete ───────▶ answer
 //! ```
-//! The ports ([`ports::IdempotencyStore`], [`ports::Publisher`], [`ports::Clock`]) are traits;
+//! [`Pipeline::handle`] runs both halves and returns the response with a report. The ports
+//! ([`ports::IdempotencyStore`], [`ports::Publisher`], [`ports::Clock`]) are traits;
 //! `webhook-aws` implements them on DynamoDB and SQS, [`memory`] in memory for tests.
 
+pub mod admission;
 pub mod auth;
+pub mod commit;
 pub mod config;
-pub mod http;
 #[cfg(any(test, feature = "memory"))]
 pub mod memory;
 pub mod message;
 pub mod outcome;
 pub mod pipeline;
 pub mod ports;
+pub mod quarantine;
 pub mod record;
+pub mod request;
+pub mod response;
+pub mod routes;
+pub mod sqs_rules;
+pub mod validation;
 
+pub use commit::{Deadline, Requests, Unfinished};
 pub use config::Config;
-pub use http::{InboundRequest, RequestBody, Response, TokenParam};
 pub use outcome::Outcome;
-pub use pipeline::{Handled, Pipeline, Report};
+pub use pipeline::{EventFacts, Handled, Pipeline, Report};
+pub use quarantine::QuarantineReason;
+pub use request::{InboundRequest, RequestBody, TokenParam};
+pub use response::Response;
+pub use routes::Routing;

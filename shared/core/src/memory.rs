@@ -7,9 +7,11 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use crate::message::OutboundMessage;
-use crate::ports::{Clock, Dependency, DependencyError, Destination, IdempotencyStore, Publisher};
+use crate::ports::{
+    Clock, Dependency, DependencyError, Destination, IdempotencyStore, PublishError, Publisher,
+};
 use crate::record::{
-    ClaimOutcome, Completion, EpochMillis, ExistingRecord, NewRecord, RecordStatus,
+    Claim, ClaimToken, Completed, EpochMillis, ExistingRecord, NewRecord, RecordStatus,
 };
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -28,7 +30,8 @@ fn unavailable(dependency: Dependency) -> DependencyError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredRecord {
     pub record: NewRecord,
-    pub completion: Option<Completion>,
+    /// The id of the message sent, once the claim is COMPLETED after a send.
+    pub message_id: Option<String>,
 }
 
 impl StoredRecord {
@@ -46,6 +49,11 @@ pub struct MemoryStore {
     pub fail: AtomicBool,
     /// When set, only `complete` fails.
     pub fail_complete: AtomicBool,
+    /// When set, the next claim behaves as an SDK retry after a lost answer: the first attempt
+    /// wrote the record, and the retry finds it held (by our own claim token).
+    pub retried_claim: AtomicBool,
+    /// When set, the next `complete` finds the claim taken over by another invocation.
+    pub taken_over_before_complete: AtomicBool,
 }
 
 impl MemoryStore {
@@ -55,6 +63,11 @@ impl MemoryStore {
 
     pub fn get(&self, key: &str) -> Option<StoredRecord> {
         lock(&self.records).get(key).cloned()
+    }
+
+    /// Removes a record, as TTL or an operator would.
+    pub fn remove(&self, key: &str) -> Option<StoredRecord> {
+        lock(&self.records).remove(key)
     }
 
     /// Calls made, like requests counted at the emulator.
@@ -77,7 +90,8 @@ impl IdempotencyStore for MemoryStore {
         &self,
         record: &NewRecord,
         now: EpochMillis,
-    ) -> Result<ClaimOutcome, DependencyError> {
+        _within: Duration,
+    ) -> Result<Claim, DependencyError> {
         self.call()?;
         let mut records = lock(&self.records);
         if let Some(held) = records.get(&record.key) {
@@ -88,52 +102,75 @@ impl IdempotencyStore for MemoryStore {
                     .in_progress_expiration
                     .is_some_and(|until| until < now);
             if !expired && !abandoned {
-                return Ok(ClaimOutcome::Held {
-                    existing: ExistingRecord {
-                        status: held.record.status,
-                        validation: Some(held.record.validation.clone()),
-                        in_progress_expiration: held.record.in_progress_expiration,
-                    },
-                    extra_read: false,
-                });
+                return Ok(Claim::Held(ExistingRecord {
+                    status: held.record.status,
+                    validation: Some(held.record.validation.clone()),
+                    in_progress_expiration: held.record.in_progress_expiration,
+                    claim_token: Some(held.record.claim_token.clone()),
+                }));
             }
         }
         records.insert(
             record.key.clone(),
             StoredRecord {
                 record: record.clone(),
-                completion: None,
+                message_id: None,
             },
         );
-        Ok(ClaimOutcome::Written)
+        if self.retried_claim.swap(false, Ordering::SeqCst) {
+            return Ok(Claim::Held(ExistingRecord {
+                status: record.status,
+                validation: Some(record.validation.clone()),
+                in_progress_expiration: record.in_progress_expiration,
+                claim_token: Some(record.claim_token.clone()),
+            }));
+        }
+        Ok(Claim::Written)
     }
 
-    async fn complete(&self, key: &str, completion: &Completion) -> Result<(), DependencyError> {
+    async fn complete(
+        &self,
+        key: &str,
+        claim: &ClaimToken,
+        message_id: &str,
+        _within: Duration,
+    ) -> Result<Completed, DependencyError> {
         self.call()?;
         if self.fail_complete.load(Ordering::SeqCst) {
             return Err(unavailable(Dependency::DynamoDb));
         }
-        if let Some(held) = lock(&self.records).get_mut(key) {
-            held.record.status = RecordStatus::Completed;
-            held.record.in_progress_expiration = None;
-            held.record.enqueued = Some(completion.enqueued);
-            held.completion = Some(completion.clone());
+        let mut records = lock(&self.records);
+        if self
+            .taken_over_before_complete
+            .swap(false, Ordering::SeqCst)
+        {
+            if let Some(held) = records.get_mut(key) {
+                held.record.claim_token = ClaimToken::new();
+            }
         }
-        Ok(())
+        match records.get_mut(key) {
+            Some(held) if held.record.claim_token == *claim => {
+                held.record.status = RecordStatus::Completed;
+                held.record.in_progress_expiration = None;
+                held.message_id = Some(message_id.to_owned());
+                Ok(Completed::Done)
+            }
+            _ => Ok(Completed::ClaimLost),
+        }
     }
 
     async fn release(
         &self,
         key: &str,
-        in_progress_expiration: EpochMillis,
+        claim: &ClaimToken,
+        _within: Duration,
     ) -> Result<(), DependencyError> {
         self.call()?;
         let mut records = lock(&self.records);
-        let ours = records.get(key).is_some_and(|held| {
-            held.record.status == RecordStatus::InProgress
-                && held.record.in_progress_expiration == Some(in_progress_expiration)
-        });
-        if ours {
+        if records
+            .get(key)
+            .is_some_and(|held| held.record.claim_token == *claim)
+        {
             records.remove(key);
         }
         Ok(())
@@ -147,11 +184,22 @@ pub struct MemoryPublisher {
     requests: AtomicU64,
     /// When set, every send fails as if SQS were down.
     pub fail: AtomicBool,
+    /// When set, event messages (not quarantine ones) are refused for their content.
+    pub refuse_events: AtomicBool,
 }
 
 impl MemoryPublisher {
     pub fn sent(&self) -> Vec<(Destination, OutboundMessage)> {
         lock(&self.sent).clone()
+    }
+
+    /// The messages sent to `destination`.
+    pub fn sent_to(&self, destination: Destination) -> Vec<OutboundMessage> {
+        lock(&self.sent)
+            .iter()
+            .filter(|(to, _)| *to == destination)
+            .map(|(_, message)| message.clone())
+            .collect()
     }
 
     pub fn requests(&self) -> u64 {
@@ -164,10 +212,17 @@ impl Publisher for MemoryPublisher {
         &self,
         destination: Destination,
         message: &OutboundMessage,
-    ) -> Result<String, DependencyError> {
+        _within: Duration,
+    ) -> Result<String, PublishError> {
         let n = self.requests.fetch_add(1, Ordering::SeqCst);
         if self.fail.load(Ordering::SeqCst) {
-            return Err(unavailable(Dependency::Sqs));
+            return Err(unavailable(Dependency::Sqs).into());
+        }
+        if destination != Destination::Quarantine && self.refuse_events.load(Ordering::SeqCst) {
+            return Err(PublishError::Refused {
+                code: "InvalidMessageContents".into(),
+                detail: "injected refusal".into(),
+            });
         }
         lock(&self.sent).push((destination, message.clone()));
         Ok(format!("memory-message-{n}"))

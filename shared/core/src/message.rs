@@ -1,11 +1,19 @@
-//! The queue message (SPEC §6): what downstream pipelines consume.
+//! The event message: what downstream pipelines consume from the actionable (or activity)
+//! queue. Every message built here is one SQS accepts: characters it refuses are escaped in
+//! the body and removed from attributes, copied values are capped, FIFO ids are valid.
 
 use reply_payload::{Category, Delivery, EventType, Id};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
-/// The `schema` value of every message body; bumped only on a breaking change.
+use crate::sqs_rules::{attribute_value, escape_json, fifo_id};
+
+/// The `schema` value of every event message body; bumped only on a breaking change.
 pub const MESSAGE_SCHEMA: &str = "reply-webhooks/event@1";
+
+/// The longest value copied from a delivery into a message header, an attribute or the record
+/// (bytes). Reply's ids and type names are short; a longer value stays in the payload, which
+/// always carries the delivery whole.
+pub const MAX_COPIED_BYTES: usize = 256;
 
 /// A message ready to send: its JSON body, its String attributes, and the ids a FIFO queue
 /// needs (used only when the queue is FIFO).
@@ -13,13 +21,26 @@ pub const MESSAGE_SCHEMA: &str = "reply-webhooks/event@1";
 pub struct OutboundMessage {
     pub body: String,
     pub attributes: Vec<(&'static str, String)>,
-    /// Contact id, else team id, else event type: events about one prospect stay in order.
+    /// For a FIFO queue: messages of one group stay in order.
     pub group_id: String,
-    /// The event id (hashed when SQS would not accept it as is).
+    /// For a FIFO queue: a second message with this id within five minutes is dropped.
     pub deduplication_id: String,
 }
 
-/// Everything in the body except `payload`, in SPEC §6 order.
+impl OutboundMessage {
+    /// The size SQS counts against its limit: the body, and each attribute's name, data type
+    /// (`String`) and value.
+    pub fn size(&self) -> usize {
+        let attributes: usize = self
+            .attributes
+            .iter()
+            .map(|(name, value)| name.len() + "String".len() + value.len())
+            .sum();
+        self.body.len() + attributes
+    }
+}
+
+/// Everything in the body except `payload`, in the documented order.
 #[derive(Serialize)]
 struct Header<'a> {
     schema: &'static str,
@@ -36,16 +57,44 @@ struct Header<'a> {
     sequence_id: Option<String>,
 }
 
+/// `text` cut to at most [`MAX_COPIED_BYTES`], at a character boundary.
+pub fn capped(text: &str) -> &str {
+    if text.len() <= MAX_COPIED_BYTES {
+        return text;
+    }
+    let mut end = MAX_COPIED_BYTES;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// An id as header text; an id longer than [`MAX_COPIED_BYTES`] is not copied (a cut id would
+/// name something else).
+fn id_text(id: &Option<Id>) -> Option<String> {
+    id.as_ref()
+        .map(Id::to_string)
+        .filter(|text| text.len() <= MAX_COPIED_BYTES)
+}
+
+/// The event type as copied: the canonical name, or an unknown type's raw name, capped.
+pub fn event_type_text(event_type: &EventType) -> &str {
+    capped(event_type.as_str())
+}
+
 impl OutboundMessage {
-    /// Builds the message for `delivery`, received at `received_at` (RFC 3339) by the function
-    /// of `category` (the event's own category for a known type).
-    pub fn new(delivery: &Delivery<'_>, category: Category, received_at: &str) -> OutboundMessage {
+    /// The message for `delivery`, received at `received_at` (RFC 3339), under `category`
+    /// (the event's own category, or the receiving function's for an unknown type).
+    pub fn event(
+        delivery: &Delivery<'_>,
+        category: Category,
+        received_at: &str,
+    ) -> OutboundMessage {
         let envelope = &delivery.envelope;
-        let text = |id: &Option<Id>| id.as_ref().map(Id::to_string);
         let header = Header {
             schema: MESSAGE_SCHEMA,
             event_id: &envelope.id,
-            event_type: envelope.event_type.as_str(),
+            event_type: event_type_text(&envelope.event_type),
             category: category.as_str(),
             known_type: !matches!(envelope.event_type, EventType::Unknown(_)),
             occurred_at: envelope
@@ -54,23 +103,24 @@ impl OutboundMessage {
                 .and_then(|date| date.utc())
                 .map(|utc| utc.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
             received_at,
-            team_id: text(&envelope.team_id),
-            user_id: text(&envelope.user_id),
-            subscription_id: text(&envelope.subscription_id),
-            contact_id: text(&delivery.contact_id),
-            sequence_id: text(&delivery.sequence_id),
+            team_id: id_text(&envelope.team_id),
+            user_id: id_text(&envelope.user_id),
+            subscription_id: id_text(&envelope.subscription_id),
+            contact_id: id_text(&delivery.contact_id),
+            sequence_id: id_text(&delivery.sequence_id),
         };
         let body = body_with_payload(&header, delivery.body);
 
-        let mut attributes = vec![
-            ("event_type", header.event_type.to_owned()),
-            ("category", header.category.to_owned()),
-        ];
-        if let Some(contact_id) = &header.contact_id {
-            attributes.push(("contact_id", contact_id.clone()));
-        }
-        if let Some(team_id) = &header.team_id {
-            attributes.push(("team_id", team_id.clone()));
+        let mut attributes = Vec::with_capacity(4);
+        for (name, value) in [
+            ("event_type", Some(header.event_type)),
+            ("category", Some(header.category)),
+            ("contact_id", header.contact_id.as_deref()),
+            ("team_id", header.team_id.as_deref()),
+        ] {
+            if let Some(value) = value.and_then(attribute_value) {
+                attributes.push((name, value));
+            }
         }
         let group_id = header
             .contact_id
@@ -88,7 +138,9 @@ impl OutboundMessage {
 
 /// Serialises `header` and appends `"payload": <body>` verbatim. The body was validated as one
 /// JSON object by the payload crate, so splicing it in keeps the message valid JSON and the
-/// payload byte-for-byte what Reply sent, without parsing it again.
+/// payload byte-for-byte what Reply sent, without parsing it again; only characters SQS
+/// refuses (U+FFFE, U+FFFF, which valid JSON can hold only inside strings) are written as
+/// `\u` escapes, which is the same JSON value.
 fn body_with_payload(header: &Header<'_>, payload: &[u8]) -> String {
     let payload = String::from_utf8_lossy(payload);
     let mut body = serde_json::to_string(header).unwrap_or_else(|_| String::from("{}"));
@@ -97,31 +149,25 @@ fn body_with_payload(header: &Header<'_>, payload: &[u8]) -> String {
     body.push_str(",\"payload\":");
     body.push_str(payload.trim());
     body.push('}');
-    body
-}
-
-/// SQS takes group and deduplication ids of at most 128 characters from a restricted ASCII
-/// set; anything else is replaced by its SHA-256 (64 hex characters), which is stable.
-fn fifo_id(id: &str) -> String {
-    let acceptable = !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic());
-    if acceptable {
-        id.to_owned()
-    } else {
-        hex::encode(Sha256::digest(id.as_bytes()))
-    }
+    escape_json(&body).into_owned()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn message(raw: &[u8]) -> (OutboundMessage, serde_json::Value) {
+        let delivery = Delivery::parse(raw).unwrap();
+        let msg = OutboundMessage::event(&delivery, Category::Email, "2026-11-26T01:00:00.000Z");
+        let body = serde_json::from_str(&msg.body).unwrap();
+        (msg, body)
+    }
+
     #[test]
     fn body_carries_the_payload_verbatim_and_the_header_fields() {
         let raw = br#"  {"event":{"id":"e-1","type":"EmailReplied","TeamId":100,"date":"2021-05-13T11:52:09.8212953"},"contact_fields":{"id":12345},"x":[1, 2]}
 "#;
-        let delivery = Delivery::parse(raw).unwrap();
-        let msg = OutboundMessage::new(&delivery, Category::Email, "2026-11-26T01:00:00.000Z");
-        let body: serde_json::Value = serde_json::from_str(&msg.body).unwrap();
+        let (msg, body) = message(raw);
         assert_eq!(body["schema"], MESSAGE_SCHEMA);
         assert_eq!(body["event_type"], "email_replied");
         assert_eq!(body["known_type"], true);
@@ -141,16 +187,47 @@ mod tests {
                 ("team_id", "100".to_owned())
             ]
         );
+        assert_eq!(
+            msg.size(),
+            msg.body.len() + (10 + 6 + 13) + (8 + 6 + 5) + (10 + 6 + 5) + (7 + 6 + 3)
+        );
     }
 
     #[test]
-    fn fifo_ids_sqs_would_refuse_are_hashed() {
+    fn values_sqs_refuses_never_reach_an_attribute_and_the_body_keeps_them_escaped() {
+        let raw = "{\"event\":{\"id\":\"e\\u0001\",\"type\":\"new\\u0001type\",\"team_id\":\"\"},\
+                   \"contact_fields\":{\"id\":\"\\u0002\"},\"text\":\"a\u{FFFE}b\u{FFFF}\"}";
+        let (msg, body) = message(raw.as_bytes());
         assert_eq!(
-            fifo_id("4c1b9e74-5ac3-4b0f-9a60-2a37a9b4a2d1"),
-            "4c1b9e74-5ac3-4b0f-9a60-2a37a9b4a2d1"
+            msg.attributes,
+            [
+                ("event_type", "newtype".to_owned()),
+                ("category", "email".to_owned()),
+            ]
         );
-        assert_eq!(fifo_id(&"a".repeat(129)).len(), 64);
-        assert_eq!(fifo_id("id with spaces").len(), 64);
-        assert_eq!(fifo_id("é").len(), 64);
+        assert!(msg.body.chars().all(crate::sqs_rules::is_allowed));
+        assert_eq!(body["payload"]["text"], "a\u{FFFE}b\u{FFFF}");
+        assert_eq!(body["event_type"], "new\u{1}type");
+        assert_eq!(msg.deduplication_id.len(), 64, "e\\u0001 is no FIFO id");
+    }
+
+    #[test]
+    fn long_values_are_capped_and_the_payload_keeps_them() {
+        let long_type = "t".repeat(10_000);
+        let long_id = "9".repeat(300);
+        let raw = format!(
+            r#"{{"event":{{"id":"e","type":"{long_type}","team_id":"{long_id}"}},"contact_fields":{{"id":"{long_id}"}}}}"#
+        );
+        let (msg, body) = message(raw.as_bytes());
+        assert_eq!(
+            body["event_type"].as_str().map(str::len),
+            Some(MAX_COPIED_BYTES)
+        );
+        assert_eq!(body["team_id"], serde_json::Value::Null);
+        assert_eq!(body["contact_id"], serde_json::Value::Null);
+        assert_eq!(body["payload"]["event"]["type"], long_type.as_str());
+        assert!(msg.attributes.iter().all(|(_, v)| v.chars().count() <= 256));
+        assert_eq!(capped(&"é".repeat(200)).len(), 256);
+        assert_eq!(capped(&format!("a{}", "é".repeat(200))).len(), 255);
     }
 }

@@ -1,17 +1,16 @@
-//! The pipeline of SPEC §1: authenticate, parse, route, claim, publish, answer.
+//! One category's function: admission, then commit, then the answer and a report.
 
-use chrono::{DateTime, SecondsFormat, Utc};
-use reply_payload::{Category, Delivery, EventType, PayloadError};
-use sha2::{Digest, Sha256};
+use reply_payload::{Category, EventType};
 
+use crate::admission::{self, Admission};
+use crate::commit::{Commit, Committed, Deadline, Requests, Unfinished};
 use crate::config::Config;
-use crate::http::{BodyProblem, InboundRequest, Response, TokenParam};
-use crate::message::OutboundMessage;
+use crate::message::event_type_text;
 use crate::outcome::Outcome;
-use crate::ports::{Clock, DependencyError, Destination, IdempotencyStore, Publisher, SystemClock};
-use crate::record::{
-    ClaimOutcome, Completion, EpochMillis, ExistingRecord, NewRecord, RecordStatus, record_key,
-};
+use crate::ports::{Clock, IdempotencyStore, Publisher, SystemClock};
+use crate::request::InboundRequest;
+use crate::response::Response;
+use crate::routes::Routing;
 
 /// One category's function: its configuration and ports, built once per process.
 pub struct Pipeline<S, P, C = SystemClock> {
@@ -36,36 +35,26 @@ pub struct Report {
     pub outcome: Outcome,
     /// The function that received the delivery.
     pub function: Category,
+    /// The event id, when one could be read.
     pub event_id: Option<String>,
-    /// Canonical name (raw for an unknown type).
-    pub event_type: Option<String>,
-    /// The event's own category (the receiving function's for an unknown type).
-    pub category: Option<Category>,
-    pub known_type: bool,
-    /// The event belongs to another function's route.
-    pub wrong_route: bool,
-    /// Requests made to DynamoDB and SQS (SDK retries not counted).
-    pub aws_requests: u32,
-    /// A dependency failure that did not change the answer (e.g. marking a sent event
-    /// COMPLETED, or releasing a claim after a failed send).
-    pub secondary_failure: Option<DependencyError>,
+    /// What the event is, when the body could be parsed.
+    pub event: Option<EventFacts>,
+    /// What was odd about the envelope but tolerated.
+    pub warnings: Vec<String>,
+    pub requests: Requests,
+    pub unfinished: Option<Unfinished>,
 }
 
-impl Report {
-    /// A report with nothing known yet but the receiving function and the outcome.
-    pub fn new(function: Category, outcome: Outcome) -> Report {
-        Report {
-            outcome,
-            function,
-            event_id: None,
-            event_type: None,
-            category: None,
-            known_type: false,
-            wrong_route: false,
-            aws_requests: 0,
-            secondary_failure: None,
-        }
-    }
+/// What a parsed event is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventFacts {
+    /// The canonical name, or an unknown type's raw name (capped).
+    pub event_type: String,
+    /// The event's own category (the receiving function's for an unknown type).
+    pub category: Category,
+    pub known_type: bool,
+    /// A known type of another category than the receiving function's.
+    pub wrong_route: bool,
 }
 
 impl<S, P, C> Pipeline<S, P, C> {
@@ -86,147 +75,86 @@ impl<S, P, C> Pipeline<S, P, C> {
 }
 
 impl<S: IdempotencyStore, P: Publisher, C: Clock> Pipeline<S, P, C> {
-    /// Handles one delivery. `deadline` is the invocation's deadline: a claim is held until
-    /// then, so if this invocation dies, a retry after it can take the event over.
-    pub async fn handle(&self, request: &InboundRequest<'_>, deadline: EpochMillis) -> Handled {
-        let mut report = Report::new(self.function, Outcome::Duplicate);
-        let outcome = self.run(request, deadline, &mut report).await;
-        let wrong_route = report
-            .category
-            .filter(|_| report.wrong_route)
-            .map(Category::route);
-        let response = Response::for_outcome(&outcome, report.event_id.as_deref(), wrong_route);
-        report.outcome = outcome;
-        Handled { response, report }
+    /// Handles one delivery, answering by `deadline.answer_by`.
+    pub async fn handle(&self, request: &InboundRequest<'_>, deadline: Deadline) -> Handled {
+        let admission = admission::admit(&self.config, self.function, request);
+        let quarantine = self.config.quarantine_queue_url.is_some();
+        self.settle(admission, deadline, quarantine, request.content_type)
+            .await
     }
 
-    async fn run(
+    /// Feeds a quarantined delivery's body back through the same path (no token, method or
+    /// size check: it was authenticated when it arrived). What still cannot be processed is
+    /// answered as it would be without a quarantine queue, and not quarantined again.
+    pub async fn replay(&self, body: &[u8], deadline: Deadline) -> Handled {
+        let admission = admission::admit_body(&self.config, self.function, body);
+        self.settle(admission, deadline, false, None).await
+    }
+
+    async fn settle(
         &self,
-        request: &InboundRequest<'_>,
-        deadline: EpochMillis,
-        report: &mut Report,
-    ) -> Outcome {
-        // Authenticate first: an unauthenticated caller learns nothing else.
-        let authentic = match request.token {
-            TokenParam::One(token) => self.config.tokens.accepts(token),
-            TokenParam::Absent | TokenParam::Several => false,
+        admission: Admission<'_>,
+        deadline: Deadline,
+        quarantine: bool,
+        content_type: Option<&str>,
+    ) -> Handled {
+        let mut commit = Commit {
+            config: &self.config,
+            function: self.function,
+            store: &self.store,
+            publisher: &self.publisher,
+            clock: &self.clock,
+            deadline,
+            quarantine,
+            content_type,
+            requests: Requests::default(),
+            unfinished: None,
         };
-        if !authentic {
-            return Outcome::Unauthorized;
-        }
-        if !request.method.eq_ignore_ascii_case("POST") {
-            return Outcome::MethodNotAllowed;
-        }
-        let body = match request.body.decode(self.config.max_body_bytes) {
-            Ok(body) => body,
-            Err(BodyProblem::TooLarge(size)) => {
-                return Outcome::PayloadTooLarge {
-                    size,
-                    limit: self.config.max_body_bytes,
-                };
-            }
-            Err(BodyProblem::NotBase64) => {
-                return Outcome::InvalidPayload(PayloadError::NotBase64);
-            }
+        let (event_id, event, warnings) = describe(&admission);
+        let outcome = match &admission {
+            Admission::Refused(outcome) => outcome.clone(),
+            Admission::Unprocessable(delivery) => commit.unprocessable(delivery).await,
+            Admission::Event(event) => commit.event(event).await,
         };
-        let delivery = match Delivery::parse(&body) {
-            Ok(delivery) => delivery,
-            Err(err) => return Outcome::InvalidPayload(err),
+        let Committed {
+            outcome,
+            requests,
+            unfinished,
+        } = commit.finish(outcome);
+        let wrong_route = event
+            .as_ref()
+            .filter(|facts| facts.wrong_route)
+            .map(|facts| facts.category.route());
+        let response = Response::for_outcome(&outcome, event_id.as_deref(), wrong_route);
+        let report = Report {
+            outcome,
+            function: self.function,
+            event_id,
+            event,
+            warnings,
+            requests,
+            unfinished,
         };
-
-        let event_type = &delivery.envelope.event_type;
-        let category = event_type.category().unwrap_or(self.function);
-        report.event_id = Some(delivery.envelope.id.clone());
-        report.event_type = Some(event_type.as_str().to_owned());
-        report.category = Some(category);
-        report.known_type = !matches!(event_type, EventType::Unknown(_));
-        report.wrong_route = category != self.function;
-
-        let destination = if self.config.is_actionable(event_type) {
-            Some(Destination::Actionable)
-        } else if self.config.activity_queue_url.is_some() {
-            Some(Destination::Activity)
-        } else {
-            None
-        };
-
-        let now = self.clock.now();
-        let now_ms = EpochMillis::from_system_time(now);
-        let received_at = DateTime::<Utc>::from(now).to_rfc3339_opts(SecondsFormat::Millis, true);
-        let record = NewRecord {
-            key: record_key(&delivery.envelope.id),
-            status: match destination {
-                Some(_) => RecordStatus::InProgress,
-                None => RecordStatus::Completed,
-            },
-            expiration: now_ms.seconds().plus(self.config.record_ttl),
-            in_progress_expiration: destination.map(|_| deadline),
-            validation: hex::encode(Sha256::digest(&body)),
-            event_type: event_type.as_str().to_owned(),
-            category: category.as_str().to_owned(),
-            received_at,
-            enqueued: destination.is_none().then_some(false),
-        };
-
-        report.aws_requests += 1;
-        match self.store.claim(&record, now_ms).await {
-            Err(err) => return Outcome::Unavailable(err),
-            Ok(ClaimOutcome::Held {
-                existing,
-                extra_read,
-            }) => {
-                report.aws_requests += u32::from(extra_read);
-                return held_by(&existing, &record.validation);
-            }
-            Ok(ClaimOutcome::Written) => {}
-        }
-        let Some(destination) = destination else {
-            return Outcome::Accepted {
-                enqueued: false,
-                destination: None,
-            };
-        };
-
-        let message = OutboundMessage::new(&delivery, category, &record.received_at);
-        report.aws_requests += 1;
-        let message_id = match self.publisher.publish(destination, &message).await {
-            Ok(id) => id,
-            Err(err) => {
-                report.aws_requests += 1;
-                if let Err(release) = self.store.release(&record.key, deadline).await {
-                    // The claim expires at the deadline anyway; a retry after it succeeds.
-                    report.secondary_failure = Some(release);
-                }
-                return Outcome::Unavailable(err);
-            }
-        };
-
-        report.aws_requests += 1;
-        let completion = Completion {
-            enqueued: true,
-            message_id: Some(message_id),
-        };
-        if let Err(err) = self.store.complete(&record.key, &completion).await {
-            // The message is sent: answering 503 would make Reply retry and, once the claim
-            // expires, send it again. Answer 200 and report the bookkeeping failure.
-            report.secondary_failure = Some(err);
-        }
-        Outcome::Accepted {
-            enqueued: true,
-            destination: Some(destination),
-        }
+        Handled { response, report }
     }
 }
 
-/// The answer when a live record already holds the event's key.
-fn held_by(existing: &ExistingRecord, validation: &str) -> Outcome {
-    let same_body = existing
-        .validation
-        .as_deref()
-        .is_none_or(|v| v == validation);
-    match (same_body, existing.status) {
-        (false, _) => Outcome::PayloadMismatch,
-        (true, RecordStatus::Completed) => Outcome::Duplicate,
-        (true, RecordStatus::InProgress) => Outcome::InProgress,
+/// What admission learnt about a delivery, for the report: its event id, what the event is,
+/// and the envelope's warnings.
+fn describe(admission: &Admission<'_>) -> (Option<String>, Option<EventFacts>, Vec<String>) {
+    match admission {
+        Admission::Refused(_) => (None, None, Vec::new()),
+        Admission::Unprocessable(delivery) => (delivery.event_id.clone(), None, Vec::new()),
+        Admission::Event(event) => {
+            let envelope = &event.delivery.envelope;
+            let facts = EventFacts {
+                event_type: event_type_text(&envelope.event_type).to_owned(),
+                category: event.category,
+                known_type: !matches!(envelope.event_type, EventType::Unknown(_)),
+                wrong_route: event.wrong_route,
+            };
+            let warnings = envelope.warnings.iter().map(ToString::to_string).collect();
+            (Some(envelope.id.clone()), Some(facts), warnings)
+        }
     }
 }

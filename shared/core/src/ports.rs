@@ -1,11 +1,15 @@
 //! The pipeline's ports: what it needs from the outside world, as traits. The AWS adapters
 //! live in `webhook-aws`; in-memory ones for tests in [`crate::memory`].
+//!
+//! Every call takes `within`, the time it may take: the pipeline derives it from the
+//! invocation's deadline, so a hung dependency fails the call in time for an answer, and an
+//! adapter must give up (and report [`DependencyError`] with code `timeout`) when it passes.
 
 use std::future::Future;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use crate::message::OutboundMessage;
-use crate::record::{ClaimOutcome, Completion, EpochMillis, NewRecord};
+use crate::record::{Claim, ClaimToken, Completed, EpochMillis, NewRecord};
 
 /// A failed call to a dependency: which service, the error code it gave (if any), and a
 /// description for the logs. Never holds request data.
@@ -14,7 +18,7 @@ use crate::record::{ClaimOutcome, Completion, EpochMillis, NewRecord};
 pub struct DependencyError {
     pub dependency: Dependency,
     /// The service's error code (e.g. `ProvisionedThroughputExceededException`), or the
-    /// transport failure (`timeout`, `dispatch`).
+    /// transport failure (`timeout`, `dispatch_failure`).
     pub code: Option<String>,
     pub detail: String,
 }
@@ -24,8 +28,6 @@ pub struct DependencyError {
 pub enum Dependency {
     DynamoDb,
     Sqs,
-    /// Either: the invocation ran out of time before knowing which one hung.
-    Unknown,
 }
 
 impl Dependency {
@@ -33,7 +35,6 @@ impl Dependency {
         match self {
             Dependency::DynamoDb => "dynamodb",
             Dependency::Sqs => "sqs",
-            Dependency::Unknown => "unknown",
         }
     }
 }
@@ -43,12 +44,11 @@ impl std::fmt::Display for Dependency {
         f.write_str(match self {
             Dependency::DynamoDb => "DynamoDB",
             Dependency::Sqs => "SQS",
-            Dependency::Unknown => "DynamoDB or SQS",
         })
     }
 }
 
-/// The idempotency store (SPEC §5).
+/// The idempotency store: one record per event id, claimed once.
 pub trait IdempotencyStore: Send + Sync {
     /// Writes `record` if its key is absent, expired (`expiration` before `now`), or held by
     /// an INPROGRESS claim past its `in_progress_expiration`; otherwise returns the record
@@ -57,31 +57,38 @@ pub trait IdempotencyStore: Send + Sync {
         &self,
         record: &NewRecord,
         now: EpochMillis,
-    ) -> impl Future<Output = Result<ClaimOutcome, DependencyError>> + Send;
+        within: Duration,
+    ) -> impl Future<Output = Result<Claim, DependencyError>> + Send;
 
-    /// Marks a claim COMPLETED with its outcome.
+    /// Marks our claim COMPLETED with the id of the message sent. Never creates a record and
+    /// never touches a record holding another claim token.
     fn complete(
         &self,
         key: &str,
-        completion: &Completion,
-    ) -> impl Future<Output = Result<(), DependencyError>> + Send;
+        claim: &ClaimToken,
+        message_id: &str,
+        within: Duration,
+    ) -> impl Future<Output = Result<Completed, DependencyError>> + Send;
 
-    /// Deletes our INPROGRESS claim (the one expiring at `in_progress_expiration`), so a
-    /// retry can take the event. A claim someone else has taken over is left alone.
+    /// Deletes our claim, so a retry can take the event at once. A record holding another
+    /// claim token is left alone (and that is not an error).
     fn release(
         &self,
         key: &str,
-        in_progress_expiration: EpochMillis,
+        claim: &ClaimToken,
+        within: Duration,
     ) -> impl Future<Output = Result<(), DependencyError>> + Send;
 }
 
 /// Where a message goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Destination {
-    /// Events someone must act on (SPEC §2).
+    /// Events someone must act on.
     Actionable,
     /// The optional queue for the rest.
     Activity,
+    /// Authentic deliveries that could not be processed, kept whole for a replay.
+    Quarantine,
 }
 
 impl Destination {
@@ -89,18 +96,33 @@ impl Destination {
         match self {
             Destination::Actionable => "actionable",
             Destination::Activity => "activity",
+            Destination::Quarantine => "quarantine",
         }
     }
 }
 
-/// The publisher (SPEC §6).
+/// Why a message was not sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PublishError {
+    /// The queue refused this message for its content (a permanent error: sending it again
+    /// would fail again), with the service's error code.
+    #[error("SQS refused the message ({code}): {detail}")]
+    Refused { code: String, detail: String },
+    /// The queue could not be reached or failed: a retry may succeed. A timeout is one of
+    /// these, and the message may or may not have been sent.
+    #[error(transparent)]
+    Unavailable(#[from] DependencyError),
+}
+
+/// The publisher: one message to one queue.
 pub trait Publisher: Send + Sync {
     /// Sends one message; returns the queue's message id.
     fn publish(
         &self,
         destination: Destination,
         message: &OutboundMessage,
-    ) -> impl Future<Output = Result<String, DependencyError>> + Send;
+        within: Duration,
+    ) -> impl Future<Output = Result<String, PublishError>> + Send;
 }
 
 /// The time, injectable so tests can move it.
@@ -124,22 +146,26 @@ impl<T: IdempotencyStore> IdempotencyStore for &T {
         &self,
         record: &NewRecord,
         now: EpochMillis,
-    ) -> impl Future<Output = Result<ClaimOutcome, DependencyError>> + Send {
-        (**self).claim(record, now)
+        within: Duration,
+    ) -> impl Future<Output = Result<Claim, DependencyError>> + Send {
+        (**self).claim(record, now, within)
     }
     fn complete(
         &self,
         key: &str,
-        completion: &Completion,
-    ) -> impl Future<Output = Result<(), DependencyError>> + Send {
-        (**self).complete(key, completion)
+        claim: &ClaimToken,
+        message_id: &str,
+        within: Duration,
+    ) -> impl Future<Output = Result<Completed, DependencyError>> + Send {
+        (**self).complete(key, claim, message_id, within)
     }
     fn release(
         &self,
         key: &str,
-        in_progress_expiration: EpochMillis,
+        claim: &ClaimToken,
+        within: Duration,
     ) -> impl Future<Output = Result<(), DependencyError>> + Send {
-        (**self).release(key, in_progress_expiration)
+        (**self).release(key, claim, within)
     }
 }
 
@@ -148,8 +174,9 @@ impl<T: Publisher> Publisher for &T {
         &self,
         destination: Destination,
         message: &OutboundMessage,
-    ) -> impl Future<Output = Result<String, DependencyError>> + Send {
-        (**self).publish(destination, message)
+        within: Duration,
+    ) -> impl Future<Output = Result<String, PublishError>> + Send {
+        (**self).publish(destination, message, within)
     }
 }
 

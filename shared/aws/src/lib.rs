@@ -8,4 +8,4 @@ pub mod provision;
 pub mod sqs;
 
 pub use dynamodb::DynamoDbStore;
-pub use sqs::SqsPublisher;
+pub use sqs::{QueueUrls, SqsPublisher};

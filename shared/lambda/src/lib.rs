@@ -1,11 +1,16 @@
 //! Runs one category's function on AWS Lambda. Everything the three binaries share lives
 //! here, so each `main` is one call: [`run`].
 //!
+//! ```text
+//! Lambda event (REST API, HTTP API 1.0/2.0, ALB, function URL)
+//!   └─ BodyGuard ─ lambda_http adapter ─ http::Request ─ handle ─ Pipeline::handle ─ Response
+//! ```
 //! Start-up does no network I/O: configuration comes from the environment, and the AWS
 //! clients resolve credentials lazily on their first request.
 
-mod apigw;
 mod deadline;
+pub mod http;
+pub mod logging;
 pub mod metrics;
 mod telemetry;
 
@@ -13,41 +18,34 @@ use std::time::{Duration, SystemTime};
 
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
-use lambda_runtime::{LambdaEvent, service_fn};
+use lambda_http::request::LambdaRequest;
+use lambda_http::{Adapter, Body, Request, RequestExt, service_fn};
+use lambda_runtime::LambdaEvent;
+use lambda_runtime::tower::{Service, ServiceExt};
 use reply_payload::Category;
-use webhook_aws::{DynamoDbStore, SqsPublisher};
-use webhook_core::ports::{
-    Clock, Dependency, DependencyError, IdempotencyStore, Publisher, SystemClock,
-};
-use webhook_core::{Config, Handled, Outcome, Pipeline, Response};
+use webhook_aws::{DynamoDbStore, QueueUrls, SqsPublisher};
+use webhook_core::ports::{Clock, IdempotencyStore, Publisher, SystemClock};
+use webhook_core::{Config, Pipeline};
 
-pub use apigw::{HttpApiRequest, HttpApiResponse};
-pub use deadline::Budget;
+pub use deadline::{MARGIN, MINIMUM, deadline};
 pub use lambda_runtime::Error;
 
 /// Starts the function for `category`: logs, configuration, clients, then the runtime loop.
-pub async fn run(category: Category) -> Result<(), lambda_runtime::Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+pub async fn run(category: Category) -> Result<(), Error> {
+    logging::init();
     let config = Config::from_env().inspect_err(|err| {
         tracing::error!(error = %err, "configuration is invalid; the function cannot start");
     })?;
-    let pipeline = pipeline(config, category).await;
-    let pipeline = &pipeline;
-    lambda_runtime::run(service_fn(move |event| handle(pipeline, event))).await
-}
-
-/// The functions' pipeline: the core on DynamoDB and SQS.
-pub type AwsPipeline = Pipeline<DynamoDbStore, SqsPublisher>;
-
-/// The pipeline on DynamoDB and SQS, with SDK timeouts short enough that a hung dependency
-/// fails the request (503) instead of the invocation.
-async fn pipeline(config: Config, category: Category) -> AwsPipeline {
     let aws = aws_config::defaults(BehaviorVersion::latest())
         .timeout_config(sdk_timeouts())
         .load()
         .await;
-    aws_pipeline(config, category, &aws, &aws)
+    let pipeline = aws_pipeline(config, category, &aws, &aws);
+    lambda_runtime::run(service(&pipeline)).await
 }
+
+/// The functions' pipeline: the core on DynamoDB and SQS.
+pub type AwsPipeline = Pipeline<DynamoDbStore, SqsPublisher>;
 
 /// The pipeline with its DynamoDB and SQS clients built from `dynamodb` and `sqs`: one and the
 /// same configuration in a function; tests point each service at its own endpoint (moto, a
@@ -64,56 +62,77 @@ pub fn aws_pipeline(
     );
     let publisher = SqsPublisher::new(
         aws_sdk_sqs::Client::new(sqs),
-        config.actionable_queue_url.clone(),
-        config.activity_queue_url.clone(),
+        QueueUrls {
+            actionable: config.actionable_queue_url.clone(),
+            activity: config.activity_queue_url.clone(),
+            quarantine: config.quarantine_queue_url.clone(),
+        },
     );
     Pipeline::new(config, category, store, publisher, SystemClock)
 }
 
-/// The SDK timeouts of the functions' clients: a connection or an attempt that takes more than
-/// a second fails (and is retried), a whole operation more than three. Public so the fault
-/// tests configure their clients exactly as the functions do.
+/// The SDK timeouts of the functions' clients: a connection or one attempt that takes more
+/// than a second fails and is retried. The whole of each call is bounded by the time left
+/// before the invocation's deadline (the pipeline passes it to every call).
 pub fn sdk_timeouts() -> TimeoutConfig {
     TimeoutConfig::builder()
         .connect_timeout(Duration::from_secs(1))
         .operation_attempt_timeout(Duration::from_secs(1))
-        .operation_timeout(Duration::from_secs(3))
         .build()
 }
 
-/// One invocation: the pipeline, bounded by the deadline, then one summary log line.
-pub async fn handle<S, P, C>(
-    pipeline: &Pipeline<S, P, C>,
-    event: LambdaEvent<HttpApiRequest>,
-) -> Result<HttpApiResponse, lambda_runtime::Error>
+/// The service the runtime drives: the base64 guard, `lambda_http`'s conversion of any HTTP
+/// event, and [`handle`].
+pub fn service<'p, S, P, C>(
+    pipeline: &'p Pipeline<S, P, C>,
+) -> impl Service<LambdaEvent<LambdaRequest>, Response: serde::Serialize, Error = Error> + 'p
+where
+    S: IdempotencyStore,
+    P: Publisher,
+    C: Clock,
+{
+    http::BodyGuard::new(Adapter::from(service_fn(move |request: Request| async move {
+        Ok::<_, Error>(handle(pipeline, request).await)
+    })))
+}
+
+/// One invocation: the pipeline, then one summary log line and the metrics.
+pub async fn handle<S, P, C>(pipeline: &Pipeline<S, P, C>, request: Request) -> ::http::Response<Body>
 where
     S: IdempotencyStore,
     P: Publisher,
     C: Clock,
 {
     let started = std::time::Instant::now();
-    let budget = Budget::new(event.context.deadline, SystemTime::now());
-    let tokens = event.payload.tokens();
-    let request = event.payload.inbound(&tokens);
-    let work = pipeline.handle(&request, budget.deadline);
-    let handled = match tokio::time::timeout(budget.time, work).await {
-        Ok(handled) => handled,
-        Err(_) => timed_out(pipeline),
-    };
-    telemetry::record(&event.context.request_id, &handled, started.elapsed());
-    Ok(handled.response.into())
+    let context = request.lambda_context_ref();
+    let deadline = deadline(
+        context.map_or(0, |c| c.deadline),
+        SystemTime::now(),
+    );
+    let tokens = http::token_values(&request);
+    let inbound = http::inbound(&request, &tokens);
+    let handled = pipeline.handle(&inbound, deadline).await;
+    let request_id = context.map_or("", |c| c.request_id.as_str());
+    telemetry::record(request_id, request.uri().path(), &handled, started.elapsed());
+    http::to_http(handled.response)
 }
 
-/// The answer when the deadline came first. A claim made before it expires at the deadline,
-/// so Reply's retry can take the event over.
-fn timed_out<S, P, C>(pipeline: &Pipeline<S, P, C>) -> Handled {
-    let outcome = Outcome::Unavailable(DependencyError {
-        dependency: Dependency::Unknown,
-        code: Some("deadline".into()),
-        detail: "the invocation deadline passed before DynamoDB and SQS answered".into(),
-    });
-    Handled {
-        response: Response::for_outcome(&outcome, None, None),
-        report: webhook_core::Report::new(pipeline.function(), outcome),
-    }
+/// Runs one Lambda event (its JSON, as the runtime would receive it) through exactly the
+/// service the runtime drives, and returns the JSON answer: for tests and tools that need a
+/// function without a runtime.
+pub async fn invoke<S, P, C>(
+    pipeline: &Pipeline<S, P, C>,
+    event: &str,
+    context: lambda_runtime::Context,
+) -> Result<serde_json::Value, Error>
+where
+    S: IdempotencyStore,
+    P: Publisher,
+    C: Clock,
+{
+    let payload: LambdaRequest = serde_json::from_str(event)?;
+    let response = service(pipeline)
+        .oneshot(LambdaEvent::new(payload, context))
+        .await?;
+    Ok(serde_json::to_value(response)?)
 }

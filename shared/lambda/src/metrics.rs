@@ -1,50 +1,147 @@
 //! Metrics as CloudWatch embedded metric format (EMF): one JSON line per invocation on
 //! stdout, which CloudWatch turns into metrics with no API call and no added latency.
 //!
-//! Namespace `ReplyWebhooks`. Three directives keep the dimension count (and so the cost)
-//! small while answering the operator's questions:
-//! - `[Function]` (the Lambda function's name): Received, Accepted, Duplicate, Enqueued, Rejected, WrongRoute,
-//!   UnknownType, DependencyFailure, Latency: one alarm-able series per function;
-//! - `[Function, Outcome]`: Deliveries, split by outcome (`unauthorized`, `invalid_payload`…);
+//! Namespace `ReplyWebhooks`. Few dimension sets keep the cost small while answering the
+//! operator's questions:
+//! - `[Function]` (the Lambda function's name): Received, Accepted, Duplicate, Enqueued,
+//!   Rejected, WrongRoute, UnknownType, DependencyFailure, Unfinished, Latency;
+//! - `[Function, Outcome]`: Deliveries, split by outcome (`unauthorized`, `quarantined`…);
+//! - `[Function]` and `[Function, Reason]`: Quarantined, when a delivery was;
 //! - `[Category, EventType]`: Events, accepted events by type (`unknown` for types Reply added
 //!   after this version, so a sender cannot mint dimensions).
 
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use serde_json::{Value, json};
-use webhook_core::{Handled, Outcome};
+use serde::Serialize;
+use webhook_core::{Handled, Outcome, Routing};
 
 /// The CloudWatch namespace of every metric.
 pub const NAMESPACE: &str = "ReplyWebhooks";
 
 /// The metrics with the `[Function]` dimension, and their units.
-pub const FUNCTION_METRICS: [(&str, &str); 9] = [
-    ("Received", "Count"),
-    ("Accepted", "Count"),
-    ("Duplicate", "Count"),
-    ("Enqueued", "Count"),
-    ("Rejected", "Count"),
-    ("WrongRoute", "Count"),
-    ("UnknownType", "Count"),
-    ("DependencyFailure", "Count"),
-    ("Latency", "Milliseconds"),
+pub const FUNCTION_METRICS: [Metric; 10] = [
+    Metric::count("Received"),
+    Metric::count("Accepted"),
+    Metric::count("Duplicate"),
+    Metric::count("Enqueued"),
+    Metric::count("Rejected"),
+    Metric::count("WrongRoute"),
+    Metric::count("UnknownType"),
+    Metric::count("DependencyFailure"),
+    Metric::count("Unfinished"),
+    Metric {
+        name: "Latency",
+        unit: "Milliseconds",
+    },
 ];
 
-/// Every metric name with its dimension set, for alarms and dashboards to be checked against.
-pub const METRICS: [(&str, &[&str]); 11] = [
-    ("Received", &["Function"]),
-    ("Accepted", &["Function"]),
-    ("Duplicate", &["Function"]),
-    ("Enqueued", &["Function"]),
-    ("Rejected", &["Function"]),
-    ("WrongRoute", &["Function"]),
-    ("UnknownType", &["Function"]),
-    ("DependencyFailure", &["Function"]),
-    ("Latency", &["Function"]),
-    ("Deliveries", &["Function", "Outcome"]),
-    ("Events", &["Category", "EventType"]),
+/// Every metric name with its dimension sets, for alarms and dashboards to be checked against.
+pub const METRICS: [(&str, &[&[&str]]); 13] = [
+    ("Received", &[&["Function"]]),
+    ("Accepted", &[&["Function"]]),
+    ("Duplicate", &[&["Function"]]),
+    ("Enqueued", &[&["Function"]]),
+    ("Rejected", &[&["Function"]]),
+    ("WrongRoute", &[&["Function"]]),
+    ("UnknownType", &[&["Function"]]),
+    ("DependencyFailure", &[&["Function"]]),
+    ("Unfinished", &[&["Function"]]),
+    ("Latency", &[&["Function"]]),
+    ("Deliveries", &[&["Function", "Outcome"]]),
+    ("Quarantined", &[&["Function"], &["Function", "Reason"]]),
+    ("Events", &[&["Category", "EventType"]]),
 ];
+
+/// A metric's name and unit, as an EMF directive lists it.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Metric {
+    #[serde(rename = "Name")]
+    pub name: &'static str,
+    #[serde(rename = "Unit")]
+    pub unit: &'static str,
+}
+
+impl Metric {
+    const fn count(name: &'static str) -> Metric {
+        Metric {
+            name,
+            unit: "Count",
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Directive {
+    #[serde(rename = "Namespace")]
+    namespace: &'static str,
+    #[serde(rename = "Dimensions")]
+    dimensions: &'static [&'static [&'static str]],
+    #[serde(rename = "Metrics")]
+    metrics: &'static [Metric],
+}
+
+const BY_FUNCTION: Directive = Directive {
+    namespace: NAMESPACE,
+    dimensions: &[&["Function"]],
+    metrics: &FUNCTION_METRICS,
+};
+const BY_OUTCOME: Directive = Directive {
+    namespace: NAMESPACE,
+    dimensions: &[&["Function", "Outcome"]],
+    metrics: &[Metric::count("Deliveries")],
+};
+const QUARANTINED: Directive = Directive {
+    namespace: NAMESPACE,
+    dimensions: &[&["Function"], &["Function", "Reason"]],
+    metrics: &[Metric::count("Quarantined")],
+};
+const BY_EVENT_TYPE: Directive = Directive {
+    namespace: NAMESPACE,
+    dimensions: &[&["Category", "EventType"]],
+    metrics: &[Metric::count("Events")],
+};
+
+#[derive(Serialize)]
+struct Metadata<'a> {
+    #[serde(rename = "Timestamp")]
+    timestamp: u64,
+    #[serde(rename = "CloudWatchMetrics")]
+    directives: &'a [&'a Directive],
+}
+
+/// One EMF line: the directives, the dimension values, the metric values, and two plain
+/// fields (event id, status) that make the line findable in Logs Insights.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Line<'a> {
+    #[serde(rename = "_aws")]
+    aws: Metadata<'a>,
+    function: &'a str,
+    outcome: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'static str>,
+    category: &'static str,
+    event_type: &'a str,
+    received: u8,
+    accepted: u8,
+    duplicate: u8,
+    enqueued: u8,
+    rejected: u8,
+    wrong_route: u8,
+    unknown_type: u8,
+    dependency_failure: u8,
+    unfinished: u8,
+    latency: f64,
+    deliveries: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    quarantined: Option<u8>,
+    events: u8,
+    #[serde(rename = "event_id")]
+    event_id: Option<&'a str>,
+    #[serde(rename = "status")]
+    status: u16,
+}
 
 /// The `Function` dimension: the deployed function's name (unique per stack, so two stacks in
 /// one account keep separate series), or the binary's name outside Lambda.
@@ -64,59 +161,49 @@ pub fn function_dimension(handled: &Handled) -> &'static str {
 pub fn emf_line(handled: &Handled, function: &str, elapsed: Duration, now_ms: u64) -> String {
     let report = &handled.report;
     let outcome = &report.outcome;
-    let count = |yes: bool| u8::from(yes);
     let accepted = matches!(outcome, Outcome::Accepted { .. });
-    let enqueued = matches!(outcome, Outcome::Accepted { enqueued: true, .. });
-    let rejected = !accepted && !matches!(outcome, Outcome::Duplicate);
-    let dependency_failure =
-        matches!(outcome, Outcome::Unavailable(_)) || report.secondary_failure.is_some();
-    let event_type = match (&report.event_type, report.known_type) {
-        (Some(name), true) => name.as_str(),
-        (Some(_), false) => "unknown",
-        (None, _) => "none",
+    let reason = match outcome {
+        Outcome::Quarantined { reason, .. } => Some(reason.as_str()),
+        _ => None,
     };
-    let metric = |name: &str, unit: &str| json!({ "Name": name, "Unit": unit });
-    let mut directives = vec![
-        json!({
-            "Namespace": NAMESPACE,
-            "Dimensions": [["Function"]],
-            "Metrics": FUNCTION_METRICS
-                .iter()
-                .map(|(name, unit)| metric(name, unit))
-                .collect::<Vec<_>>(),
-        }),
-        json!({
-            "Namespace": NAMESPACE,
-            "Dimensions": [["Function", "Outcome"]],
-            "Metrics": [metric("Deliveries", "Count")],
-        }),
-    ];
-    if accepted {
-        directives.push(json!({
-            "Namespace": NAMESPACE,
-            "Dimensions": [["Category", "EventType"]],
-            "Metrics": [metric("Events", "Count")],
-        }));
+    let event = report.event.as_ref();
+    let event_type = match event {
+        Some(facts) if facts.known_type => facts.event_type.as_str(),
+        Some(_) => "unknown",
+        None => "none",
+    };
+    let mut directives: Vec<&Directive> = vec![&BY_FUNCTION, &BY_OUTCOME];
+    if reason.is_some() {
+        directives.push(&QUARANTINED);
     }
-    let line: Value = json!({
-        "_aws": { "Timestamp": now_ms, "CloudWatchMetrics": directives },
-        "Function": function,
-        "Outcome": outcome.code(),
-        "Category": report.category.unwrap_or(report.function).as_str(),
-        "EventType": event_type,
-        "Received": 1,
-        "Accepted": count(accepted),
-        "Duplicate": count(matches!(outcome, Outcome::Duplicate)),
-        "Enqueued": count(enqueued),
-        "Rejected": count(rejected),
-        "WrongRoute": count(report.wrong_route),
-        "UnknownType": count(report.event_type.is_some() && !report.known_type),
-        "DependencyFailure": count(dependency_failure),
-        "Latency": (elapsed.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
-        "Deliveries": 1,
-        "Events": 1,
-        "event_id": report.event_id,
-        "status": handled.response.status,
-    });
-    line.to_string()
+    if accepted {
+        directives.push(&BY_EVENT_TYPE);
+    }
+    let line = Line {
+        aws: Metadata {
+            timestamp: now_ms,
+            directives: &directives,
+        },
+        function,
+        outcome: outcome.code(),
+        reason,
+        category: event.map_or(report.function, |facts| facts.category).as_str(),
+        event_type,
+        received: 1,
+        accepted: u8::from(accepted),
+        duplicate: u8::from(matches!(outcome, Outcome::Duplicate)),
+        enqueued: u8::from(matches!(outcome, Outcome::Accepted { sent_to: Some(_) })),
+        rejected: u8::from(!outcome.is_success()),
+        wrong_route: u8::from(event.is_some_and(|facts| facts.wrong_route)),
+        unknown_type: u8::from(event.is_some_and(|facts| !facts.known_type)),
+        dependency_failure: u8::from(matches!(outcome, Outcome::Unavailable(_))),
+        unfinished: u8::from(report.unfinished.is_some()),
+        latency: (elapsed.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
+        deliveries: 1,
+        quarantined: reason.map(|_| 1),
+        events: 1,
+        event_id: report.event_id.as_deref(),
+        status: handled.response.status,
+    };
+    serde_json::to_string(&line).unwrap_or_default()
 }

@@ -6,13 +6,14 @@
 use std::io::Write;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use webhook_core::{Handled, Outcome};
+use webhook_core::{Handled, Outcome, Routing, Unfinished};
 
 use crate::metrics::{emf_line, function_dimension};
 
-/// Logs the invocation and writes its metrics.
-pub fn record(request_id: &str, handled: &Handled, elapsed: Duration) {
-    log_summary(request_id, handled, elapsed);
+/// Logs the invocation and writes its metrics. `path` is the request's path as it arrived
+/// (stage prefixes and custom domain base paths included; never the query string).
+pub fn record(request_id: &str, path: &str, handled: &Handled, elapsed: Duration) {
+    log_summary(request_id, path, handled, elapsed);
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
@@ -23,58 +24,83 @@ pub fn record(request_id: &str, handled: &Handled, elapsed: Duration) {
 }
 
 /// Logs the invocation's summary line (info), and a warning or error where one is due.
-pub fn log_summary(request_id: &str, handled: &Handled, elapsed: Duration) {
+pub fn log_summary(request_id: &str, path: &str, handled: &Handled, elapsed: Duration) {
     let report = &handled.report;
+    let event = report.event.as_ref();
+    let event_id = report.event_id.as_deref();
+    let event_type = event.map(|facts| facts.event_type.as_str());
     let duration_ms = elapsed.as_secs_f64() * 1000.0;
     tracing::info!(
         request_id,
-        event_id = report.event_id.as_deref(),
-        event_type = report.event_type.as_deref(),
-        category = report.category.map(|c| c.as_str()),
-        route = report.function.route(),
+        event_id,
+        event_type,
+        category = event.map(|facts| facts.category.as_str()),
+        function = report.function.as_str(),
+        path,
         outcome = report.outcome.code(),
         status = handled.response.status,
-        aws_requests = report.aws_requests,
+        aws_requests = report.requests.total(),
         duration_ms,
         "delivery handled"
     );
-    if report.wrong_route {
+    if let Some(facts) = event.filter(|facts| facts.wrong_route) {
         tracing::warn!(
-            event_id = report.event_id.as_deref(),
-            event_type = report.event_type.as_deref(),
-            received_on = report.function.route(),
-            belongs_on = report.category.map(|c| c.route()),
-            "event delivered to the wrong route; processed under its own category: point its Reply subscription at the right route"
+            event_id,
+            event_type,
+            received_by = report.function.as_str(),
+            belongs_on = facts.category.route(),
+            "event delivered to another category's function; processed under its own category: point its Reply subscription at the right route"
         );
     }
-    if report.event_type.is_some() && !report.known_type {
+    if event.is_some_and(|facts| !facts.known_type) {
         tracing::warn!(
-            event_id = report.event_id.as_deref(),
-            event_type = report.event_type.as_deref(),
+            event_id,
+            event_type,
             "unknown event type; recorded and forwarded as actionable"
         );
     }
+    for warning in &report.warnings {
+        tracing::warn!(event_id, warning = warning.as_str(), "envelope tolerated");
+    }
     match &report.outcome {
+        Outcome::Quarantined { reason, problem } => tracing::warn!(
+            event_id,
+            reason = reason.as_str(),
+            problem = problem.as_str(),
+            "delivery quarantined; replay it once the cause is fixed"
+        ),
         Outcome::PayloadMismatch => tracing::warn!(
-            event_id = report.event_id.as_deref(),
+            event_id,
             "event id already recorded with a different body; not processed"
         ),
         Outcome::Unavailable(err) => tracing::error!(
-            event_id = report.event_id.as_deref(),
+            event_id,
             dependency = err.dependency.as_str(),
             error_code = err.code.as_deref(),
             error = %err.detail,
-            "dependency failed; answered 503 and released the claim"
+            "dependency failed; answered 503, nothing was sent"
         ),
         _ => {}
     }
-    if let Some(err) = &report.secondary_failure {
-        tracing::error!(
-            event_id = report.event_id.as_deref(),
+    match &report.unfinished {
+        Some(Unfinished::NotCompleted(err)) => tracing::error!(
+            event_id,
             dependency = err.dependency.as_str(),
             error_code = err.code.as_deref(),
             error = %err.detail,
-            "dependency failed after the answer was decided"
-        );
+            "message sent (answered 200), but its record could not be marked COMPLETED; it stays INPROGRESS until the deadline"
+        ),
+        Some(Unfinished::ClaimLost) => tracing::warn!(
+            event_id,
+            "message sent (answered 200), but the claim had been taken over by another invocation"
+        ),
+        Some(Unfinished::NotReleased(err)) => tracing::warn!(
+            event_id,
+            dependency = err.dependency.as_str(),
+            error_code = err.code.as_deref(),
+            error = %err.detail,
+            "claim not released after a failure; it expires at the invocation's deadline"
+        ),
+        None => {}
     }
 }

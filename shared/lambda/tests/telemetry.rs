@@ -6,13 +6,12 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use lambda_runtime::{Context, LambdaEvent};
+use lambda_runtime::Context;
 use reply_payload::Category;
 use serde_json::{Value, json};
 use webhook_core::config::vars;
 use webhook_core::memory::{ManualClock, MemoryPublisher, MemoryStore};
-use webhook_core::{Config, Handled, Pipeline};
-use webhook_lambda::HttpApiRequest;
+use webhook_core::{Config, Handled, InboundRequest, Pipeline, RequestBody, Routing, TokenParam};
 use webhook_lambda::metrics::{NAMESPACE, emf_line};
 
 const TOKEN: &str = "reply-local-test-token-0001";
@@ -84,19 +83,18 @@ fn deliver(
     let publisher = MemoryPublisher::default();
     prepare(&store, &publisher);
     let clock = ManualClock::at(SystemTime::now());
-    let config = Config::from_lookup(|name| match name {
-        vars::IDEMPOTENCY_TABLE_NAME => Some("table".into()),
-        vars::ACTIONABLE_QUEUE_URL => Some("https://sqs.local/1/q".into()),
-        vars::WEBHOOK_TOKENS => Some(TOKEN.into()),
-        _ => None,
+    let pipeline = Pipeline::new(config(), function, &store, &publisher, &clock);
+    let event = json!({
+        "version": "2.0", "routeKey": "ANY /webhooks/x", "rawPath": function.route(),
+        "rawQueryString": query, "headers": {"content-type": "application/json"},
+        "requestContext": {"http": {"method": "POST", "path": function.route(),
+            "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "test"},
+            "accountId": "123456789012", "apiId": "api", "domainName": "localhost",
+            "domainPrefix": "localhost", "requestId": "r", "routeKey": "ANY /webhooks/x",
+            "stage": "$default", "time": "30/Nov/2026:12:00:00 +0000", "timeEpoch": 0},
+        "body": body, "isBase64Encoded": false
     })
-    .unwrap();
-    let pipeline = Pipeline::new(config, function, &store, &publisher, &clock);
-    let request: HttpApiRequest = serde_json::from_value(json!({
-        "rawPath": function.route(), "rawQueryString": query, "body": body,
-        "requestContext": {"http": {"method": "POST"}}
-    }))
-    .unwrap();
+    .to_string();
     let mut context = Context::default();
     context.request_id = "req-1".into();
     context.deadline = deadline();
@@ -106,19 +104,27 @@ fn deliver(
             .build()
             .unwrap();
         runtime.block_on(async {
-            let first = webhook_lambda::handle(
-                &pipeline,
-                LambdaEvent::new(request.clone(), context.clone()),
-            )
-            .await
-            .unwrap();
-            first.status_code
+            let answer = webhook_lambda::invoke(&pipeline, &event, context.clone())
+                .await
+                .unwrap();
+            u16::try_from(answer["statusCode"].as_u64().unwrap()).unwrap()
         })
     });
     Run {
         logs: captured.lines(),
         handled_status: status,
     }
+}
+
+fn config() -> Config {
+    Config::from_lookup(|name| match name {
+        vars::IDEMPOTENCY_TABLE_NAME => Some("table".into()),
+        vars::ACTIONABLE_QUEUE_URL => Some("https://sqs.local/1/q".into()),
+        vars::QUARANTINE_QUEUE_URL => Some("https://sqs.local/1/quarantine".into()),
+        vars::WEBHOOK_TOKENS => Some(TOKEN.into()),
+        _ => None,
+    })
+    .unwrap()
 }
 
 fn deadline() -> u64 {
@@ -166,7 +172,8 @@ fn one_summary_line_per_invocation_with_every_field_and_nothing_private() {
     assert_eq!(fields["event_id"], "evt-1");
     assert_eq!(fields["event_type"], "email_replied");
     assert_eq!(fields["category"], "email");
-    assert_eq!(fields["route"], "/webhooks/email");
+    assert_eq!(fields["function"], "email");
+    assert_eq!(fields["path"], "/webhooks/email");
     assert_eq!(fields["outcome"], "accepted");
     assert_eq!(fields["status"], 200);
     assert_eq!(fields["aws_requests"], 3);
@@ -199,7 +206,7 @@ fn wrong_route_and_unknown_type_are_warnings() {
         &body("evt-3", "email_bounced"),
         |_, _| {},
     );
-    let warning = with_message(&run.logs, "event delivered to the wrong route");
+    let warning = with_message(&run.logs, "event delivered to another category's function");
     assert_eq!(warning.len(), 1);
     assert_eq!(warning[0]["level"], "WARN");
     assert_eq!(warning[0]["fields"]["belongs_on"], "/webhooks/email");
@@ -235,6 +242,53 @@ fn a_dependency_failure_is_an_error_naming_the_dependency_and_its_code() {
     assert_eq!(errors[0]["fields"]["dependency"], "sqs");
     assert_eq!(errors[0]["fields"]["error_code"], "ServiceUnavailable");
     assert_clean(&run.logs);
+}
+
+#[test]
+fn a_quarantined_delivery_is_a_warning_with_its_reason_and_no_body() {
+    let run = deliver(
+        Category::Email,
+        &format!("token={TOKEN}"),
+        r#"{"event":{"type":"email_replied"},"reply_content":"Let's meet on Tuesday"}"#,
+        |_, _| {},
+    );
+    assert_eq!(run.handled_status, 202);
+    let warning = with_message(&run.logs, "delivery quarantined");
+    assert_eq!(warning.len(), 1);
+    assert_eq!(warning[0]["fields"]["reason"], "invalid_payload");
+    assert_eq!(warning[0]["fields"]["problem"], "event.id is missing");
+    assert_clean(&run.logs);
+}
+
+#[test]
+fn a_tolerated_envelope_oddity_is_a_warning() {
+    let run = deliver(
+        Category::Email,
+        &format!("token={TOKEN}"),
+        r#"{"event":{"id":"evt-9","type":"email_replied","team_id":1,"TeamId":2}}"#,
+        |_, _| {},
+    );
+    assert_eq!(run.handled_status, 200);
+    let warning = with_message(&run.logs, "envelope tolerated");
+    assert_eq!(warning.len(), 1);
+    assert_eq!(
+        warning[0]["fields"]["warning"],
+        "event.team_id is given more than once; the canonical spelling (else the last) is used"
+    );
+}
+
+#[test]
+fn a_sent_message_whose_record_stays_in_progress_is_an_error() {
+    let run = deliver(
+        Category::Email,
+        &format!("token={TOKEN}"),
+        &body("evt-10", "email_replied"),
+        |store, _| store.fail_complete.store(true, Ordering::SeqCst),
+    );
+    assert_eq!(run.handled_status, 200);
+    let errors = with_message(&run.logs, "message sent (answered 200), but its record");
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0]["level"], "ERROR");
 }
 
 /// Checks the rules CloudWatch applies to an EMF line, so a malformed one cannot ship.
@@ -273,36 +327,27 @@ fn assert_valid_emf(line: &str) -> Value {
     emf
 }
 
-fn handled_for(query: &str, body: &str) -> Handled {
+fn handled_for(token: &str, body: &str) -> Handled {
     let store = MemoryStore::default();
     let publisher = MemoryPublisher::default();
     let clock = ManualClock::at(SystemTime::now());
-    let config = Config::from_lookup(|name| match name {
-        vars::IDEMPOTENCY_TABLE_NAME => Some("table".into()),
-        vars::ACTIONABLE_QUEUE_URL => Some("https://sqs.local/1/q".into()),
-        vars::WEBHOOK_TOKENS => Some(TOKEN.into()),
-        _ => None,
-    })
-    .unwrap();
-    let pipeline = Pipeline::new(config, Category::Email, &store, &publisher, &clock);
-    let request: HttpApiRequest = serde_json::from_value(json!({
-        "rawQueryString": query, "body": body, "requestContext": {"http": {"method": "POST"}}
-    }))
-    .unwrap();
-    let tokens = request.tokens();
+    let pipeline = Pipeline::new(config(), Category::Email, &store, &publisher, &clock);
+    let request = InboundRequest {
+        method: "POST",
+        token: TokenParam::One(token),
+        body: RequestBody::Bytes(body.as_bytes()),
+        content_type: None,
+    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
-    runtime.block_on(pipeline.handle(
-        &request.inbound(&tokens),
-        webhook_core::record::EpochMillis(deadline()),
-    ))
+    runtime.block_on(pipeline.handle(&request, webhook_lambda::deadline(deadline(), SystemTime::now())))
 }
 
 #[test]
 fn emf_lines_are_valid_and_count_what_happened() {
-    let token = format!("token={TOKEN}");
-    let accepted = handled_for(&token, &body("evt-6", "email_replied"));
+    let token = TOKEN;
+    let accepted = handled_for(token, &body("evt-6", "email_replied"));
     let emf = assert_valid_emf(&emf_line(
         &accepted,
         "email-webhook",
@@ -328,7 +373,7 @@ fn emf_lines_are_valid_and_count_what_happened() {
     );
 
     let rejected = handled_for(
-        "token=wrong-token-00000000",
+        "wrong-token-00000000",
         &body("evt-7", "email_replied"),
     );
     let emf = assert_valid_emf(&emf_line(
@@ -347,7 +392,7 @@ fn emf_lines_are_valid_and_count_what_happened() {
         "no per-type series for a rejected delivery"
     );
 
-    let unknown = handled_for(&token, &body("evt-8", "some_new_type"));
+    let unknown = handled_for(token, &body("evt-8", "some_new_type"));
     let emf = assert_valid_emf(&emf_line(
         &unknown,
         "email-webhook",
@@ -362,4 +407,16 @@ fn emf_lines_are_valid_and_count_what_happened() {
     for private in PII.iter().chain([&TOKEN]) {
         assert!(!line.contains(private));
     }
+
+    let quarantined = handled_for(token, "not json");
+    let emf = assert_valid_emf(&emf_line(
+        &quarantined,
+        "email-webhook",
+        Duration::from_millis(1),
+        0,
+    ));
+    assert_eq!(
+        (emf["Quarantined"].clone(), emf["Reason"].clone(), emf["Rejected"].clone()),
+        (json!(1), json!("invalid_payload"), json!(0))
+    );
 }

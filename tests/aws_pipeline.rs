@@ -1,19 +1,20 @@
 //! The pipeline on DynamoDB and SQS over the real wire protocol (moto's server, started by
-//! `make test`), driven through the Lambda handler with HTTP API events: every row of
-//! SPEC §4, duplicates and concurrency, dependency failures, FIFO, and the message schema.
+//! `make test`), driven through the Lambda handler with HTTP API events: the HTTP contract,
+//! duplicates and concurrency, dependency failures, FIFO, and the message schema.
 
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine;
-use lambda_runtime::{Context, LambdaEvent};
 use reply_payload::Category;
-use reply_webhooks_tests::{Fixture, Queues, TOKEN, body, deadline_in, http_event, require_moto};
+use reply_webhooks_tests::{
+    Fixture, Queues, TOKEN, body, deadline_in, http_event, invoke_at, require_moto,
+};
 use serde_json::{Value, json};
 use webhook_aws::DynamoDbStore;
 use webhook_core::Config;
 use webhook_core::config::vars;
-use webhook_lambda::{AwsPipeline, HttpApiRequest, HttpApiResponse, aws_pipeline};
+use webhook_lambda::{AwsPipeline, aws_pipeline};
 
 fn pipeline(f: &Fixture, function: Category, config: Config) -> AwsPipeline {
     aws_pipeline(config, function, &f.sdk, &f.sdk)
@@ -28,32 +29,17 @@ fn pipeline_on(
     aws_pipeline(config, function, dynamodb, sqs)
 }
 
-async fn invoke(p: &AwsPipeline, request: HttpApiRequest) -> (u16, Value) {
-    invoke_with_deadline(p, request, deadline_in(Duration::from_secs(10))).await
+async fn invoke(p: &AwsPipeline, event: String) -> (u16, Value) {
+    invoke_with_deadline(p, event, deadline_in(Duration::from_secs(10))).await
 }
 
-async fn invoke_with_deadline(
-    p: &AwsPipeline,
-    request: HttpApiRequest,
-    deadline: u64,
-) -> (u16, Value) {
-    let mut context = Context::default();
-    context.request_id = "test-request".into();
-    context.deadline = deadline;
-    let response: HttpApiResponse = webhook_lambda::handle(p, LambdaEvent::new(request, context))
-        .await
-        .unwrap();
-    assert_eq!(
-        response.headers.get("content-type"),
-        Some(&"application/json")
-    );
-    (
-        response.status_code,
-        serde_json::from_str(&response.body).unwrap(),
-    )
+async fn invoke_with_deadline(p: &AwsPipeline, event: String, deadline: u64) -> (u16, Value) {
+    let answer = invoke_at(p, &event, deadline).await;
+    assert_eq!(answer.content_type.as_deref(), Some("application/json"));
+    (answer.status, answer.body)
 }
 
-fn post(route: &str, body: &str) -> HttpApiRequest {
+fn post(route: &str, body: &str) -> String {
     http_event("POST", route, &format!("token={TOKEN}"), body, false)
 }
 
@@ -246,19 +232,22 @@ async fn twenty_concurrent_deliveries_of_one_event_give_one_message_and_one_reco
 }
 
 #[tokio::test]
-async fn same_id_with_a_different_body_is_409_payload_mismatch() {
+async fn same_id_with_a_different_body_is_quarantined() {
     require_moto!();
     let f = Fixture::new("mismatch", Queues::default()).await;
     let p = pipeline(&f, Category::Email, f.config(&[]));
     invoke(&p, post("/webhooks/email", &body("aws-6", "email_replied"))).await;
-    let (status, answer) = invoke(
-        &p,
-        post("/webhooks/email", &body("aws-6", "email_auto_reply")),
-    )
-    .await;
-    assert_eq!(status, 409);
-    assert_eq!(answer["error"]["code"], "payload_mismatch");
+    let other = body("aws-6", "email_auto_reply");
+    let (status, answer) = invoke(&p, post("/webhooks/email", &other)).await;
+    assert_eq!(status, 202);
+    assert_eq!(
+        (answer["status"].as_str(), answer["reason"].as_str()),
+        (Some("quarantined"), Some("payload_mismatch"))
+    );
     assert_eq!(f.drain(&f.actionable_queue_url).await.len(), 1);
+    let kept = f.drain(&f.quarantine_queue_url).await;
+    let kept: Value = serde_json::from_str(kept[0].body().unwrap()).unwrap();
+    assert_eq!(kept["body"], other.as_str());
     assert_eq!(
         s(&f.record("aws-6").await.unwrap(), "event_type"),
         "email_replied"
@@ -318,7 +307,8 @@ async fn an_in_progress_claim_blocks_until_its_deadline_then_is_taken_over() {
         status: webhook_core::record::RecordStatus::InProgress,
         expiration: webhook_core::record::EpochSeconds(now_secs() + 3600),
         in_progress_expiration: Some(webhook_core::record::EpochMillis(deadline)),
-        validation: sha256_hex(b.as_bytes()),
+        validation: webhook_core::validation::validation_hash(b.as_bytes()),
+        claim_token: webhook_core::record::ClaimToken::new(),
         event_type: "email_replied".into(),
         category: "email".into(),
         received_at: "2026-11-26T00:00:00.000Z".into(),
@@ -327,8 +317,11 @@ async fn an_in_progress_claim_blocks_until_its_deadline_then_is_taken_over() {
     use webhook_core::ports::IdempotencyStore;
     let now = webhook_core::record::EpochMillis(deadline_in(Duration::ZERO));
     assert_eq!(
-        store.claim(&claim, now).await.unwrap(),
-        webhook_core::record::ClaimOutcome::Written
+        store
+            .claim(&claim, now, Duration::from_secs(5))
+            .await
+            .unwrap(),
+        webhook_core::record::Claim::Written
     );
     let item = f.record("aws-9").await.unwrap();
     assert_eq!(s(&item, "status"), "INPROGRESS");
@@ -347,11 +340,6 @@ async fn an_in_progress_claim_blocks_until_its_deadline_then_is_taken_over() {
     let (status, answer) = invoke(&p, post("/webhooks/email", &b)).await;
     assert_eq!((status, answer["status"].clone()), (200, json!("accepted")));
     assert_eq!(f.drain(&f.actionable_queue_url).await.len(), 1);
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(bytes))
 }
 
 #[tokio::test]
@@ -462,7 +450,7 @@ async fn unknown_type_is_recorded_and_forwarded_with_its_raw_type() {
 }
 
 #[tokio::test]
-async fn refused_requests_answer_their_status_and_write_and_send_nothing() {
+async fn refused_and_quarantined_requests_answer_their_status_and_write_no_record() {
     require_moto!();
     let f = Fixture::new("refused", Queues::default()).await;
     let p = pipeline(
@@ -516,13 +504,13 @@ async fn refused_requests_answer_their_status_and_write_and_send_nothing() {
         ),
         (
             http_event("POST", "/webhooks/email", &token, "{not json", false),
-            400,
-            "invalid_payload",
+            202,
+            "quarantined",
         ),
         (
             http_event("POST", "/webhooks/email", &token, "[1,2]", false),
-            400,
-            "invalid_payload",
+            202,
+            "quarantined",
         ),
         (
             http_event(
@@ -532,26 +520,32 @@ async fn refused_requests_answer_their_status_and_write_and_send_nothing() {
                 r#"{"event":{"id":"aws-16"}}"#,
                 false,
             ),
-            400,
-            "invalid_payload",
+            202,
+            "quarantined",
         ),
         (
             http_event("POST", "/webhooks/email", &token, "%%%not-base64", true),
-            400,
-            "invalid_payload",
+            202,
+            "quarantined",
         ),
     ];
     for (request, status, code) in cases {
         let (got, answer) = invoke(&p, request).await;
-        assert_eq!(
-            (got, answer["error"]["code"].as_str()),
-            (status, Some(code)),
-            "{answer}"
-        );
+        let got_code = answer["error"]["code"]
+            .as_str()
+            .or(answer["status"].as_str());
+        assert_eq!((got, got_code), (status, Some(code)), "{answer}");
         assert!(!answer.to_string().contains(TOKEN));
     }
     assert_eq!(f.record_count().await, 0);
     assert!(f.drain(&f.actionable_queue_url).await.is_empty());
+    let kept = f.drain(&f.quarantine_queue_url).await;
+    assert_eq!(
+        kept.len(),
+        4,
+        "only the authentic, unreadable bodies are kept"
+    );
+    assert!(kept.iter().all(|m| !m.body().unwrap().contains(TOKEN)));
 
     // The same body, base64-encoded and in a text/plain request, is accepted.
     let encoded = base64::prelude::BASE64_STANDARD.encode(&good);

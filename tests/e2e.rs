@@ -20,6 +20,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use reply_payload::{Category, EventType};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use webhook_core::Routing;
 
 const TOKEN: &str = "reply-local-test-token-0001";
 const SCHEMA: &str = "reply-webhooks/event@1";

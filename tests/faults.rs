@@ -12,13 +12,14 @@ use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_dynamodb::types::AttributeValue;
-use lambda_runtime::{Context, LambdaEvent};
 use reply_payload::Category;
 use reply_webhooks_tests::proxy::{Mode, Proxy};
-use reply_webhooks_tests::{Fixture, Queues, TOKEN, body, deadline_in, http_event, require_moto};
+use reply_webhooks_tests::{
+    Fixture, Queues, TOKEN, body, deadline_in, http_event, invoke_at, require_moto,
+};
 use serde_json::{Value, json};
 use webhook_core::Config;
-use webhook_lambda::{AwsPipeline, HttpApiResponse, aws_pipeline};
+use webhook_lambda::{AwsPipeline, aws_pipeline};
 
 /// An SDK configuration like the functions': their timeouts, default retries, `endpoint`.
 async fn sdk_at(endpoint: &str) -> SdkConfig {
@@ -43,9 +44,6 @@ async fn pipeline(f: &Fixture, dynamodb: &str, sqs: &str, config: Config) -> Aws
 /// Delivers `delivery` with the invocation deadline `deadline` (epoch ms); returns the status,
 /// the body and when the answer came (epoch ms).
 async fn deliver(p: &AwsPipeline, delivery: &str, deadline: u64) -> (u16, Value, u64) {
-    let mut context = Context::default();
-    context.request_id = "fault-test".into();
-    context.deadline = deadline;
     let request = http_event(
         "POST",
         "/webhooks/email",
@@ -53,13 +51,10 @@ async fn deliver(p: &AwsPipeline, delivery: &str, deadline: u64) -> (u16, Value,
         delivery,
         false,
     );
-    let response: HttpApiResponse = webhook_lambda::handle(p, LambdaEvent::new(request, context))
-        .await
-        .unwrap();
+    let answer = invoke_at(p, &request, deadline).await;
     let answered = deadline_in(Duration::ZERO);
-    let body: Value = serde_json::from_str(&response.body).unwrap();
-    assert!(!response.body.contains(TOKEN));
-    (response.status_code, body, answered)
+    assert!(!answer.body.to_string().contains(TOKEN));
+    (answer.status, answer.body, answered)
 }
 
 fn attr<'a>(item: &'a HashMap<String, AttributeValue>, name: &str) -> Option<&'a str> {

@@ -16,13 +16,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use aws_config::BehaviorVersion;
-use lambda_runtime::{Context, LambdaEvent};
 use reply_payload::Category;
-use reply_webhooks_tests::{Fixture, Queues, TOKEN, body, deadline_in, http_event, require_moto};
+use reply_webhooks_tests::{
+    Fixture, Queues, TOKEN, body, deadline_in, http_event, invoke, require_moto,
+};
 use serde_json::Value;
-use webhook_core::record::EpochMillis;
 use webhook_core::{InboundRequest, Outcome, RequestBody, TokenParam};
-use webhook_lambda::HttpApiResponse;
 
 const PUT_ITEM: &str = "DynamoDB_20120810.PutItem";
 const UPDATE_ITEM: &str = "DynamoDB_20120810.UpdateItem";
@@ -161,14 +160,15 @@ fn upstream(endpoint: &str) -> SocketAddr {
 }
 
 /// The targets of `seen`, after checking each names this test's table or queue.
-fn targets(seen: &[Seen], table: &str, queue_url: &str) -> Vec<String> {
+fn targets(seen: &[Seen], f: &Fixture) -> Vec<String> {
     seen.iter()
         .map(|request| {
             let body: Value = serde_json::from_str(&request.body).unwrap_or(Value::Null);
             let ours = if request.target.starts_with("DynamoDB_") {
-                body["TableName"] == table
+                body["TableName"] == f.table.as_str()
             } else {
-                body["QueueUrl"] == queue_url
+                body["QueueUrl"] == f.actionable_queue_url.as_str()
+                    || body["QueueUrl"] == f.quarantine_queue_url.as_str()
             };
             assert!(
                 ours,
@@ -223,11 +223,11 @@ async fn each_outcome_costs_the_documented_number_of_aws_requests() {
             &[PUT_ITEM],
         ),
         (
-            "same id, different payload",
+            "same id, different payload (quarantined)",
             &mismatch,
             &token,
-            409,
-            &[PUT_ITEM],
+            202,
+            &[PUT_ITEM, SEND_MESSAGE],
         ),
         (
             "wrong token",
@@ -236,19 +236,13 @@ async fn each_outcome_costs_the_documented_number_of_aws_requests() {
             401,
             &[],
         ),
-        ("not JSON", "{", &token, 400, &[]),
+        ("not JSON (quarantined)", "{", &token, 202, &[SEND_MESSAGE]),
     ];
     for (what, sent, query, status, expected) in cases {
-        let mut context = Context::default();
-        context.request_id = format!("count-{what}");
-        context.deadline = deadline_in(Duration::from_secs(10));
         let event = http_event("POST", "/webhooks/email", query, sent, false);
-        let response: HttpApiResponse =
-            webhook_lambda::handle(&p, LambdaEvent::new(event, context))
-                .await
-                .unwrap();
-        assert_eq!(response.status_code, status, "{what}: {}", response.body);
-        let seen = targets(&proxy.take(), &f.table, &f.actionable_queue_url);
+        let answer = invoke(&p, &event).await;
+        assert_eq!(answer.status, status, "{what}: {}", answer.body);
+        let seen = targets(&proxy.take(), &f);
         assert_eq!(seen, expected, "{what}: AWS requests");
     }
 
@@ -257,23 +251,26 @@ async fn each_outcome_costs_the_documented_number_of_aws_requests() {
     let request = InboundRequest {
         method: "POST",
         token: TokenParam::One(TOKEN),
-        body: RequestBody::Plain(fresh.as_bytes()),
+        body: RequestBody::Bytes(fresh.as_bytes()),
+        content_type: None,
     };
-    let deadline = EpochMillis(deadline_in(Duration::from_secs(10)));
+    let deadline = webhook_lambda::deadline(
+        deadline_in(Duration::from_secs(10)),
+        std::time::SystemTime::now(),
+    );
     for outcome in [
         Outcome::Accepted {
-            enqueued: true,
-            destination: Some(webhook_core::ports::Destination::Actionable),
+            sent_to: Some(webhook_core::ports::Destination::Actionable),
         },
         Outcome::Duplicate,
     ] {
         let handled = p.handle(&request, deadline).await;
         assert_eq!(handled.report.outcome, outcome);
-        let seen = targets(&proxy.take(), &f.table, &f.actionable_queue_url);
+        let seen = targets(&proxy.take(), &f);
         assert_eq!(
             seen.len(),
-            handled.report.aws_requests as usize,
-            "report.aws_requests vs the wire for {outcome:?}: {seen:?}"
+            handled.report.requests.total() as usize,
+            "the report's request count vs the wire for {outcome:?}: {seen:?}"
         );
     }
     assert_eq!(f.drain(&f.actionable_queue_url).await.len(), 2);

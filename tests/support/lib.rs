@@ -72,6 +72,7 @@ pub struct Fixture {
     pub table: String,
     pub actionable_queue_url: String,
     pub activity_queue_url: Option<String>,
+    pub quarantine_queue_url: String,
 }
 
 /// How a fixture's queues are made.
@@ -103,6 +104,10 @@ impl Fixture {
         let actionable = create_queue(&sqs, &format!("q-{unique}{suffix}"), Some(&dlq.arn))
             .await
             .unwrap();
+        let quarantine_queue_url = create_queue(&sqs, &format!("quarantine-{unique}"), None)
+            .await
+            .unwrap()
+            .url;
         let activity_queue_url = if queues.activity {
             Some(
                 create_queue(&sqs, &format!("activity-{unique}"), None)
@@ -120,6 +125,7 @@ impl Fixture {
             table,
             actionable_queue_url: actionable.url,
             activity_queue_url,
+            quarantine_queue_url,
         }
     }
 
@@ -133,6 +139,7 @@ impl Fixture {
                 vars::IDEMPOTENCY_TABLE_NAME => Some(self.table.clone()),
                 vars::ACTIONABLE_QUEUE_URL => Some(self.actionable_queue_url.clone()),
                 vars::ACTIVITY_QUEUE_URL => self.activity_queue_url.clone(),
+                vars::QUARANTINE_QUEUE_URL => Some(self.quarantine_queue_url.clone()),
                 vars::WEBHOOK_TOKENS => Some(TOKEN.to_owned()),
                 _ => None,
             }
@@ -212,23 +219,75 @@ pub fn body(event_id: &str, event_type: &str) -> String {
     .to_string()
 }
 
-/// An HTTP API (payload 2.0) event that POSTs `body` to `route` with `query`.
-pub fn http_event(
-    method: &str,
-    route: &str,
-    query: &str,
-    body: &str,
-    base64: bool,
-) -> webhook_lambda::HttpApiRequest {
-    serde_json::from_value(serde_json::json!({
+/// An HTTP API (payload 2.0) event: `method` on `route` with `query` and `body`.
+pub fn http_event(method: &str, route: &str, query: &str, body: &str, base64: bool) -> String {
+    serde_json::json!({
         "version": "2.0",
-        "routeKey": format!("{method} {route}"),
+        "routeKey": format!("ANY {route}"),
         "rawPath": route,
         "rawQueryString": query,
         "headers": {"content-type": "application/json"},
-        "requestContext": {"http": {"method": method, "path": route}},
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "local", "domainName": "localhost",
+            "domainPrefix": "localhost", "requestId": "test", "routeKey": format!("ANY {route}"),
+            "stage": "$default", "time": "30/Nov/2026:12:00:00 +0000", "timeEpoch": 0,
+            "http": {"method": method, "path": route, "protocol": "HTTP/1.1",
+                     "sourceIp": "127.0.0.1", "userAgent": "test"}
+        },
         "body": body,
         "isBase64Encoded": base64
-    }))
-    .unwrap()
+    })
+    .to_string()
+}
+
+/// A function's answer: status, headers and JSON body.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub body: serde_json::Value,
+}
+
+/// Runs one Lambda event through the function's whole service (as the runtime would) with the
+/// invocation deadline `deadline` (epoch ms).
+pub async fn invoke_at<S, P, C>(
+    pipeline: &webhook_core::Pipeline<S, P, C>,
+    event: &str,
+    deadline: u64,
+) -> Answer
+where
+    S: webhook_core::ports::IdempotencyStore,
+    P: webhook_core::ports::Publisher,
+    C: webhook_core::ports::Clock,
+{
+    let mut context = lambda_runtime::Context::default();
+    context.request_id = "test-request".into();
+    context.deadline = deadline;
+    let answer = webhook_lambda::invoke(pipeline, event, context)
+        .await
+        .unwrap_or_else(|err| panic!("the function failed: {err}"));
+    let header = |name: &str| {
+        answer["headers"][name]
+            .as_str()
+            .or_else(|| answer["multiValueHeaders"][name][0].as_str())
+            .map(str::to_owned)
+    };
+    Answer {
+        status: u16::try_from(answer["statusCode"].as_u64().unwrap_or_default()).unwrap_or(0),
+        content_type: header("content-type"),
+        body: answer["body"]
+            .as_str()
+            .and_then(|text| serde_json::from_str(text).ok())
+            .unwrap_or_default(),
+    }
+}
+
+/// [`invoke_at`] with a deadline ten seconds away.
+pub async fn invoke<S, P, C>(pipeline: &webhook_core::Pipeline<S, P, C>, event: &str) -> Answer
+where
+    S: webhook_core::ports::IdempotencyStore,
+    P: webhook_core::ports::Publisher,
+    C: webhook_core::ports::Clock,
+{
+    invoke_at(pipeline, event, deadline_in(Duration::from_secs(10))).await
 }

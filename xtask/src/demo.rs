@@ -13,6 +13,7 @@ use std::time::Duration;
 use aws_sdk_sqs::types::QueueAttributeName;
 use reply_payload::{Category, EventType};
 use serde_json::Value;
+use webhook_core::Routing;
 
 use crate::provision::{LOCAL_TOKEN, LocalAws, runtime};
 
@@ -163,6 +164,10 @@ enum Expect {
         status: u16,
         code: &'static str,
     },
+    /// Authentic but not processable: kept in the quarantine queue (202).
+    Quarantined {
+        reason: &'static str,
+    },
 }
 
 struct Case {
@@ -184,7 +189,7 @@ struct Sample {
 
 impl Sample {
     fn category(&self) -> Category {
-        // An unknown type is accepted by whichever function gets it (SPEC §2).
+        // An unknown type is accepted by whichever function gets it.
         self.event_type.category().unwrap_or(Category::Email)
     }
 }
@@ -313,9 +318,8 @@ fn cases(root: &Path, token: &str) -> crate::Result<Vec<Case>> {
         body:
             br#"{"event": {"id": "d3b07384-d9a0-4c9b-8f1e-000000000000", "type": "email_replied""#
                 .to_vec(),
-        expect: Expect::Error {
-            status: 400,
-            code: "invalid_payload",
+        expect: Expect::Quarantined {
+            reason: "invalid_payload",
         },
     });
     Ok(cases)
@@ -491,6 +495,13 @@ fn check(expect: &Expect, answer: &Answer) -> Result<(), String> {
                 return Err("error.message is missing".into());
             }
             Ok(())
+        }
+        Expect::Quarantined { reason } => {
+            if status != 202 {
+                return Err(format!("HTTP {status}, expected 202 ({body})"));
+            }
+            want("status", "quarantined")?;
+            want("reason", reason)
         }
     }
 }

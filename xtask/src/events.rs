@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use reply_payload::{Category, Delivery};
 use serde::Serialize;
+use webhook_core::Routing;
 
 /// The documented token of the local stack: the functions run locally with
 /// `WEBHOOK_TOKENS` holding it, and every sample event carries it.

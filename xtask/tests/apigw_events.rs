@@ -9,6 +9,7 @@ use std::process::Command;
 use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use aws_lambda_events::http::Method;
 use reply_payload::{Delivery, EventType};
+use webhook_core::Routing;
 
 const TOKEN: &str = "reply-local-test-token-0001";
 

@@ -124,7 +124,11 @@ fn existing_record(item: &HashMap<String, AttributeValue>) -> ExistingRecord {
 }
 
 impl DynamoDbStore {
-    async fn put_claim(&self, record: &NewRecord, now: EpochMillis) -> Result<Claim, DependencyError> {
+    async fn put_claim(
+        &self,
+        record: &NewRecord,
+        now: EpochMillis,
+    ) -> Result<Claim, DependencyError> {
         let result = self
             .client
             .put_item()

@@ -34,6 +34,8 @@ pub const LOCAL_TABLE: &str = "reply-webhooks-idempotency";
 pub const LOCAL_ACTIONABLE_QUEUE: &str = "reply-webhooks-actionable";
 /// The local stack's dead-letter queue for the actionable queue.
 pub const LOCAL_DEAD_LETTER_QUEUE: &str = "reply-webhooks-actionable-dlq";
+/// The local stack's quarantine queue.
+pub const LOCAL_QUARANTINE_QUEUE: &str = "reply-webhooks-quarantine";
 /// The local stack's optional activity queue (non-actionable events).
 pub const LOCAL_ACTIVITY_QUEUE: &str = "reply-webhooks-activity";
 
@@ -418,6 +420,8 @@ pub struct StackNames {
     pub table: String,
     /// The actionable queue; its dead-letter queue is [`dead_letter_name`] of it.
     pub actionable_queue: String,
+    /// Where deliveries that cannot be processed are kept.
+    pub quarantine_queue: String,
     /// The activity queue (and its `-dlq`), when non-actionable events should be forwarded too.
     pub activity_queue: Option<String>,
 }
@@ -428,6 +432,7 @@ impl StackNames {
         StackNames {
             table: LOCAL_TABLE.to_owned(),
             actionable_queue: LOCAL_ACTIONABLE_QUEUE.to_owned(),
+            quarantine_queue: LOCAL_QUARANTINE_QUEUE.to_owned(),
             activity_queue: None,
         }
     }
@@ -438,6 +443,7 @@ impl StackNames {
         StackNames {
             table: format!("{prefix}-idempotency"),
             actionable_queue: format!("{prefix}-actionable"),
+            quarantine_queue: format!("{prefix}-quarantine"),
             activity_queue: with_activity.then(|| format!("{prefix}-activity")),
         }
     }
@@ -449,17 +455,19 @@ pub struct Stack {
     pub table: String,
     pub actionable: QueueUrls,
     pub dead_letter: QueueUrls,
+    pub quarantine: QueueUrls,
     pub activity: Option<QueueUrls>,
     pub activity_dead_letter: Option<QueueUrls>,
 }
 
 impl Stack {
-    /// The configuration variables (SPEC §7) pointing the functions at these resources.
+    /// The configuration variables pointing the functions at these resources.
     pub fn env(&self) -> Vec<(&'static str, String)> {
         use webhook_core::config::vars;
         let mut env = vec![
             (vars::IDEMPOTENCY_TABLE_NAME, self.table.clone()),
             (vars::ACTIONABLE_QUEUE_URL, self.actionable.url.clone()),
+            (vars::QUARANTINE_QUEUE_URL, self.quarantine.url.clone()),
         ];
         if let Some(activity) = &self.activity {
             env.push((vars::ACTIVITY_QUEUE_URL, activity.url.clone()));
@@ -478,6 +486,7 @@ pub async fn provision(
     create_table(dynamodb, &names.table).await?;
     let (actionable, dead_letter) =
         create_queue_with_dead_letter(sqs, &names.actionable_queue).await?;
+    let quarantine = create_queue(sqs, &names.quarantine_queue, None).await?;
     let (activity, activity_dead_letter) = match &names.activity_queue {
         Some(name) => {
             let (queue, dead_letter) = create_queue_with_dead_letter(sqs, name).await?;
@@ -489,6 +498,7 @@ pub async fn provision(
         table: names.table.clone(),
         actionable,
         dead_letter,
+        quarantine,
         activity,
         activity_dead_letter,
     })

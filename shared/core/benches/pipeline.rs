@@ -1,8 +1,8 @@
-//! The core's per-delivery cost (issue 7): `Pipeline::handle` with in-memory ports on the
+//! The core's per-delivery cost: `Pipeline::handle` with in-memory ports on the
 //! ~2 KB `events/reply/email_replied.json`, and the pieces it serialises (the queue message, the
 //! idempotency record's derived fields, the HTTP answer).
 //!
-//! Run with `make bench` (scripts/bench.sh), or
+//! Run with `make bench`, or
 //! `cargo bench -p webhook-core --bench pipeline -- --warm-up-time 1 --measurement-time 3`.
 //!
 //! The in-memory ports complete without waiting, so each `handle` future is polled once with a
@@ -18,16 +18,18 @@ use std::time::{Duration, Instant, SystemTime};
 use chrono::{DateTime, SecondsFormat, Utc};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use reply_payload::{Category, Delivery};
-use sha2::{Digest, Sha256};
 use webhook_core::config::vars;
 use webhook_core::memory::{MemoryPublisher, MemoryStore};
 use webhook_core::message::OutboundMessage;
-use webhook_core::ports::{DependencyError, Destination, IdempotencyStore, Publisher, SystemClock};
-use webhook_core::record::{
-    ClaimOutcome, Completion, EpochMillis, NewRecord, RecordStatus, record_key,
+use webhook_core::ports::{
+    DependencyError, Destination, IdempotencyStore, PublishError, Publisher, SystemClock,
 };
+use webhook_core::record::{
+    Claim, ClaimToken, Completed, EpochMillis, NewRecord, RecordStatus, record_key,
+};
+use webhook_core::validation::validation_hash;
 use webhook_core::{
-    Config, Handled, InboundRequest, Outcome, Pipeline, RequestBody, Response, TokenParam,
+    Config, Deadline, Handled, InboundRequest, Outcome, Pipeline, RequestBody, Response, TokenParam,
 };
 
 const TOKEN: &str = "reply-local-test-token-0001";
@@ -72,12 +74,17 @@ fn request(body: &[u8]) -> InboundRequest<'_> {
     InboundRequest {
         method: "POST",
         token: TokenParam::One(TOKEN),
-        body: RequestBody::Plain(body),
+        body: RequestBody::Bytes(body),
+        content_type: Some("application/json"),
     }
 }
 
-fn deadline() -> EpochMillis {
-    EpochMillis::from_system_time(SystemTime::now() + Duration::from_secs(600))
+fn deadline() -> Deadline {
+    let end = EpochMillis::from_system_time(SystemTime::now() + Duration::from_secs(600));
+    Deadline {
+        claim_expires: end,
+        answer_by: end,
+    }
 }
 
 /// Polls a future that never waits (the in-memory ports) to completion.
@@ -98,13 +105,24 @@ struct NullStore;
 struct NullPublisher;
 
 impl IdempotencyStore for NullStore {
-    async fn claim(&self, _: &NewRecord, _: EpochMillis) -> Result<ClaimOutcome, DependencyError> {
-        Ok(ClaimOutcome::Written)
+    async fn claim(
+        &self,
+        _: &NewRecord,
+        _: EpochMillis,
+        _: Duration,
+    ) -> Result<Claim, DependencyError> {
+        Ok(Claim::Written)
     }
-    async fn complete(&self, _: &str, _: &Completion) -> Result<(), DependencyError> {
-        Ok(())
+    async fn complete(
+        &self,
+        _: &str,
+        _: &ClaimToken,
+        _: &str,
+        _: Duration,
+    ) -> Result<Completed, DependencyError> {
+        Ok(Completed::Done)
     }
-    async fn release(&self, _: &str, _: EpochMillis) -> Result<(), DependencyError> {
+    async fn release(&self, _: &str, _: &ClaimToken, _: Duration) -> Result<(), DependencyError> {
         Ok(())
     }
 }
@@ -114,7 +132,8 @@ impl Publisher for NullPublisher {
         &self,
         _: Destination,
         _: &OutboundMessage,
-    ) -> Result<String, DependencyError> {
+        _: Duration,
+    ) -> Result<String, PublishError> {
         Ok(String::from("00000000-0000-0000-0000-000000000000"))
     }
 }
@@ -161,7 +180,7 @@ fn new_events(bodies: &[Vec<u8>], iters: u64, expected: &Outcome) -> Duration {
 
 fn check(handled: &Handled, outcome: Outcome, aws_requests: u32) {
     assert_eq!(handled.report.outcome, outcome);
-    assert_eq!(handled.report.aws_requests, aws_requests);
+    assert_eq!(handled.report.requests.total(), aws_requests);
 }
 
 fn pipeline(c: &mut Criterion) {
@@ -173,13 +192,9 @@ fn pipeline(c: &mut Criterion) {
 
     // What each case does, checked once before timing it.
     let accepted = Outcome::Accepted {
-        enqueued: true,
-        destination: Some(Destination::Actionable),
+        sent_to: Some(Destination::Actionable),
     };
-    let recorded = Outcome::Accepted {
-        enqueued: false,
-        destination: None,
-    };
+    let recorded = Outcome::Accepted { sent_to: None };
     let p = memory_pipeline();
     check(
         &ready(p.handle(&request(&replied), deadline)),
@@ -246,7 +261,8 @@ fn pipeline(c: &mut Criterion) {
         let wrong = InboundRequest {
             method: "POST",
             token: TokenParam::One("not-the-token-at-all-0000"),
-            body: RequestBody::Plain(&replied),
+            body: RequestBody::Bytes(&replied),
+            content_type: None,
         };
         check(&ready(p.handle(&wrong, deadline)), Outcome::Unauthorized, 0);
         b.iter(|| ready(p.handle(black_box(&wrong), deadline)))
@@ -261,11 +277,11 @@ fn serialise(c: &mut Criterion) {
     let mut group = c.benchmark_group("serialise");
 
     group.bench_function("outbound_message_new", |b| {
-        b.iter(|| OutboundMessage::new(black_box(&delivery), Category::Email, received_at))
+        b.iter(|| OutboundMessage::event(black_box(&delivery), Category::Email, received_at))
     });
 
-    // The idempotency record as the pipeline derives it (SPEC §5): key, SHA-256 validation,
-    // received_at, owned strings. Its DynamoDB item is built in webhook-aws (not public).
+    // The idempotency record as the pipeline derives it: key, canonical-form validation hash,
+    // claim token, received_at, owned strings. Its DynamoDB item is built in webhook-aws.
     group.bench_function("new_record", |b| {
         b.iter(|| {
             let now = SystemTime::now();
@@ -275,7 +291,8 @@ fn serialise(c: &mut Criterion) {
                 status: RecordStatus::InProgress,
                 expiration: now_ms.seconds().plus(Duration::from_secs(604_800)),
                 in_progress_expiration: Some(now_ms),
-                validation: hex::encode(Sha256::digest(black_box(&replied))),
+                validation: validation_hash(black_box(&replied)),
+                claim_token: ClaimToken::new(),
                 event_type: delivery.envelope.event_type.as_str().to_owned(),
                 category: Category::Email.as_str().to_owned(),
                 received_at: DateTime::<Utc>::from(now)
@@ -284,9 +301,10 @@ fn serialise(c: &mut Criterion) {
             }
         })
     });
-    group.bench_function("record_validation_sha256_hex", |b| {
-        b.iter(|| hex::encode(Sha256::digest(black_box(&replied))))
+    group.bench_function("record_validation_canonical_sha256", |b| {
+        b.iter(|| validation_hash(black_box(&replied)))
     });
+    group.bench_function("claim_token", |b| b.iter(ClaimToken::new));
     group.bench_function("record_received_at_rfc3339", |b| {
         b.iter(|| {
             DateTime::<Utc>::from(black_box(SystemTime::now()))
@@ -295,8 +313,7 @@ fn serialise(c: &mut Criterion) {
     });
 
     let accepted = Outcome::Accepted {
-        enqueued: true,
-        destination: Some(Destination::Actionable),
+        sent_to: Some(Destination::Actionable),
     };
     let id = Some(delivery.envelope.id.as_str());
     group.bench_function("response_accepted", |b| {
@@ -306,7 +323,7 @@ fn serialise(c: &mut Criterion) {
         b.iter(|| Response::for_outcome(black_box(&Outcome::Duplicate), id, None))
     });
     group.bench_function("message_body_clone", |b| {
-        let message = OutboundMessage::new(&delivery, Category::Email, received_at);
+        let message = OutboundMessage::event(&delivery, Category::Email, received_at);
         b.iter(|| black_box(&message).clone())
     });
     group.finish();

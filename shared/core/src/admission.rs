@@ -17,8 +17,8 @@ pub enum Admission<'a> {
     Refused(Outcome),
     /// Authentic, but the body cannot be processed: it goes to the quarantine queue.
     Unprocessable(Unprocessable<'a>),
-    /// An event to claim, and maybe to send.
-    Event(Admitted<'a>),
+    /// An event to claim, and maybe to send (boxed: it is much the largest variant).
+    Event(Box<Admitted<'a>>),
 }
 
 /// An authentic body that cannot be processed, and why.
@@ -90,13 +90,13 @@ pub fn admit_body<'a>(config: &Config, function: Category, body: &'a [u8]) -> Ad
     } else {
         None
     };
-    Admission::Event(Admitted {
+    Admission::Event(Box::new(Admitted {
         wrong_route: category != function,
         category,
         destination,
         validation: validation_hash(body),
         delivery,
-    })
+    }))
 }
 
 fn unprocessable(problem: PayloadError, body: &[u8]) -> Admission<'_> {

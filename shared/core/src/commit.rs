@@ -194,13 +194,11 @@ impl<S: IdempotencyStore, P: Publisher, C: Clock> Commit<'_, S, P, C> {
                     )
                     .await;
                 self.release(&record).await;
-                return outcome.unwrap_or_else(|| {
-                    Outcome::Unavailable(DependencyError {
-                        dependency: Dependency::Sqs,
-                        code: Some(code),
-                        detail,
-                    })
-                });
+                return outcome.unwrap_or(Outcome::Unavailable(DependencyError {
+                    dependency: Dependency::Sqs,
+                    code: Some(code),
+                    detail,
+                }));
             }
         };
         self.complete(&record, &message_id).await;

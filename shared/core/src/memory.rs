@@ -140,13 +140,11 @@ impl IdempotencyStore for MemoryStore {
             return Err(unavailable(Dependency::DynamoDb));
         }
         let mut records = lock(&self.records);
-        if self
-            .taken_over_before_complete
-            .swap(false, Ordering::SeqCst)
-        {
-            if let Some(held) = records.get_mut(key) {
-                held.record.claim_token = ClaimToken::new();
-            }
+        if let Some(held) = records.get_mut(key).filter(|_| {
+            self.taken_over_before_complete
+                .swap(false, Ordering::SeqCst)
+        }) {
+            held.record.claim_token = ClaimToken::new();
         }
         match records.get_mut(key) {
             Some(held) if held.record.claim_token == *claim => {

@@ -198,7 +198,14 @@ mod tests {
 
     #[test]
     fn what_is_not_json_is_hashed_as_it_is() {
-        for raw in [&b"not json"[..], b"{\"a\":1", b"{\"a\":1} x", b"\xff", b"", b"{\"a\":\"\\ud800\"}"] {
+        for raw in [
+            &b"not json"[..],
+            b"{\"a\":1",
+            b"{\"a\":1} x",
+            b"\xff",
+            b"",
+            b"{\"a\":\"\\ud800\"}",
+        ] {
             assert_eq!(canonical(raw), None, "{raw:?}");
             assert_eq!(validation_hash(raw), hex::encode(Sha256::digest(raw)));
         }

@@ -91,13 +91,16 @@ where
     P: Publisher,
     C: Clock,
 {
-    http::BodyGuard::new(Adapter::from(service_fn(move |request: Request| async move {
-        Ok::<_, Error>(handle(pipeline, request).await)
-    })))
+    http::BodyGuard::new(Adapter::from(service_fn(
+        move |request: Request| async move { Ok::<_, Error>(handle(pipeline, request).await) },
+    )))
 }
 
 /// One invocation: the pipeline, then one summary log line and the metrics.
-pub async fn handle<S, P, C>(pipeline: &Pipeline<S, P, C>, request: Request) -> ::http::Response<Body>
+pub async fn handle<S, P, C>(
+    pipeline: &Pipeline<S, P, C>,
+    request: Request,
+) -> ::http::Response<Body>
 where
     S: IdempotencyStore,
     P: Publisher,
@@ -105,15 +108,17 @@ where
 {
     let started = std::time::Instant::now();
     let context = request.lambda_context_ref();
-    let deadline = deadline(
-        context.map_or(0, |c| c.deadline),
-        SystemTime::now(),
-    );
+    let deadline = deadline(context.map_or(0, |c| c.deadline), SystemTime::now());
     let tokens = http::token_values(&request);
     let inbound = http::inbound(&request, &tokens);
     let handled = pipeline.handle(&inbound, deadline).await;
     let request_id = context.map_or("", |c| c.request_id.as_str());
-    telemetry::record(request_id, request.uri().path(), &handled, started.elapsed());
+    telemetry::record(
+        request_id,
+        request.uri().path(),
+        &handled,
+        started.elapsed(),
+    );
     http::to_http(handled.response)
 }
 

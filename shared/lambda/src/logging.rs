@@ -26,11 +26,10 @@ pub const DEPENDENCY_CAP: LevelFilter = LevelFilter::INFO;
 
 /// The filter for `level`: our crates at `level`, everything else at most [`DEPENDENCY_CAP`].
 pub fn filter(level: LevelFilter) -> Targets {
-    OWN_CRATES
-        .iter()
-        .fold(Targets::new().with_default(level.min(DEPENDENCY_CAP)), |targets, name| {
-            targets.with_target(*name, level)
-        })
+    OWN_CRATES.iter().fold(
+        Targets::new().with_default(level.min(DEPENDENCY_CAP)),
+        |targets, name| targets.with_target(*name, level),
+    )
 }
 
 /// The level Lambda's advanced logging controls ask for (`AWS_LAMBDA_LOG_LEVEL`, else
@@ -78,7 +77,10 @@ mod tests {
             "rustls::client",
             "h2",
         ] {
-            assert!(!trace.would_enable(dependency, &Level::DEBUG), "{dependency}");
+            assert!(
+                !trace.would_enable(dependency, &Level::DEBUG),
+                "{dependency}"
+            );
             assert!(trace.would_enable(dependency, &Level::INFO), "{dependency}");
         }
         assert!(trace.would_enable("webhook_lambda::telemetry", &Level::TRACE));

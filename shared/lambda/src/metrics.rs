@@ -187,7 +187,9 @@ pub fn emf_line(handled: &Handled, function: &str, elapsed: Duration, now_ms: u6
         function,
         outcome: outcome.code(),
         reason,
-        category: event.map_or(report.function, |facts| facts.category).as_str(),
+        category: event
+            .map_or(report.function, |facts| facts.category)
+            .as_str(),
         event_type,
         received: 1,
         accepted: u8::from(accepted),

@@ -341,7 +341,10 @@ fn handled_for(token: &str, body: &str) -> Handled {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
-    runtime.block_on(pipeline.handle(&request, webhook_lambda::deadline(deadline(), SystemTime::now())))
+    runtime.block_on(pipeline.handle(
+        &request,
+        webhook_lambda::deadline(deadline(), SystemTime::now()),
+    ))
 }
 
 #[test]
@@ -372,10 +375,7 @@ fn emf_lines_are_valid_and_count_what_happened() {
         3
     );
 
-    let rejected = handled_for(
-        "wrong-token-00000000",
-        &body("evt-7", "email_replied"),
-    );
+    let rejected = handled_for("wrong-token-00000000", &body("evt-7", "email_replied"));
     let emf = assert_valid_emf(&emf_line(
         &rejected,
         "email-webhook",
@@ -416,7 +416,11 @@ fn emf_lines_are_valid_and_count_what_happened() {
         0,
     ));
     assert_eq!(
-        (emf["Quarantined"].clone(), emf["Reason"].clone(), emf["Rejected"].clone()),
+        (
+            emf["Quarantined"].clone(),
+            emf["Reason"].clone(),
+            emf["Rejected"].clone()
+        ),
         (json!(1), json!("invalid_payload"), json!(0))
     );
 }

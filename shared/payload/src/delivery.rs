@@ -143,14 +143,12 @@ impl<'de> Visitor<'de> for TopLevelVisitor {
                 map.next_value::<Skip>()?;
             }
         }
-        if events_seen > 1 {
-            if let Some(fields) = &mut top.event {
-                // Two `event` objects repeat every key they share: one warning says it all.
-                fields
-                    .warnings
-                    .retain(|w| !matches!(w, EnvelopeWarning::Repeated(_)));
-                fields.warn(EnvelopeWarning::Repeated("event"));
-            }
+        // Two `event` objects repeat every key they share: one warning says it all.
+        if let Some(fields) = top.event.as_mut().filter(|_| events_seen > 1) {
+            fields
+                .warnings
+                .retain(|w| !matches!(w, EnvelopeWarning::Repeated(_)));
+            fields.warn(EnvelopeWarning::Repeated("event"));
         }
         Ok(top)
     }

@@ -97,9 +97,7 @@ impl Outcome {
             Outcome::InProgress => {
                 format!("event {id} is being processed by another delivery; retry later")
             }
-            Outcome::Quarantined { problem, .. } => {
-                format!("{problem}; the delivery is kept in the quarantine queue")
-            }
+            Outcome::Quarantined { problem, .. } => problem.clone(),
             Outcome::InvalidPayload(problem) => problem.clone(),
             Outcome::PayloadMismatch => mismatch(id),
             Outcome::Unauthorized => "missing or invalid token".into(),

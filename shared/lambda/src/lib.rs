@@ -72,12 +72,14 @@ pub fn aws_pipeline(
 }
 
 /// The SDK timeouts of the functions' clients: a connection or one attempt that takes more
-/// than a second fails and is retried. The whole of each call is bounded by the time left
-/// before the invocation's deadline (the pipeline passes it to every call).
+/// than a second fails and is retried, and a whole call gives up after three seconds, so a
+/// hung dependency costs a few seconds, not the whole timeout. Each call is also bounded by
+/// the time left before the invocation's deadline (the pipeline passes it to every call).
 pub fn sdk_timeouts() -> TimeoutConfig {
     TimeoutConfig::builder()
         .connect_timeout(Duration::from_secs(1))
         .operation_attempt_timeout(Duration::from_secs(1))
+        .operation_timeout(Duration::from_secs(3))
         .build()
 }
 

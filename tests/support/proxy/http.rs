@@ -184,44 +184,45 @@ where
     Ok(Some(Request { head, body }))
 }
 
-/// Reads the response to a request made with `method`.
+/// Reads the response to a request made with `method`, skipping interim (1xx) responses.
 pub async fn read_response<S>(stream: &mut S, method: &str) -> Result<Response, HttpError>
 where
     S: AsyncBufRead + Unpin,
 {
-    let head = read_head(stream)
-        .await?
-        .ok_or(HttpError::ClosedBeforeAnswer)?;
-    let status: u16 = head
-        .start_line
-        .split(' ')
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .ok_or_else(|| HttpError::Malformed(format!("status line `{}`", head.start_line)))?;
-    let bodiless = method.eq_ignore_ascii_case("HEAD")
-        || (100..200).contains(&status)
-        || status == 204
-        || status == 304;
-    let framing = if bodiless {
-        Framing::None
-    } else {
-        Framing::Response
-    };
-    let until_close = framing == Framing::Response
-        && head.header("content-length").is_none()
-        && !head.has_token("transfer-encoding", "chunked");
-    let closes = head.wants_close() || until_close;
-    let mut head = head;
-    let body = read_body(stream, &head, framing).await?;
-    if !bodiless {
-        head.set_length(body.len());
+    loop {
+        let mut head = read_head(stream)
+            .await?
+            .ok_or(HttpError::ClosedBeforeAnswer)?;
+        let status: u16 = head
+            .start_line
+            .split(' ')
+            .nth(1)
+            .and_then(|code| code.parse().ok())
+            .ok_or_else(|| HttpError::Malformed(format!("status line `{}`", head.start_line)))?;
+        if (100..200).contains(&status) {
+            continue;
+        }
+        let bodiless = method.eq_ignore_ascii_case("HEAD") || status == 204 || status == 304;
+        let until_close = !bodiless
+            && head.header("content-length").is_none()
+            && !head.has_token("transfer-encoding", "chunked");
+        let closes = head.wants_close() || until_close;
+        let framing = if bodiless {
+            Framing::None
+        } else {
+            Framing::Response
+        };
+        let body = read_body(stream, &head, framing).await?;
+        if !bodiless {
+            head.set_length(body.len());
+        }
+        return Ok(Response {
+            status,
+            head,
+            body,
+            closes,
+        });
     }
-    Ok(Response {
-        status,
-        head,
-        body,
-        closes,
-    })
 }
 
 /// How a message without length information ends.
@@ -231,7 +232,7 @@ enum Framing {
     Request,
     /// A response without a length runs to the end of the connection.
     Response,
-    /// No body whatever the headers say (HEAD, 1xx, 204, 304).
+    /// No body whatever the headers say (HEAD, 204, 304).
     None,
 }
 
@@ -446,6 +447,15 @@ mod tests {
         assert_eq!((response.status, response.closes), (200, true));
         assert_eq!(response.body, b"hello");
         assert_eq!(response.head.header("content-length"), Some("5"));
+    }
+
+    #[tokio::test]
+    async fn interim_responses_are_skipped() {
+        let mut stream = replay(
+            "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\nContent-Length: 9\r\n\r\n",
+        );
+        let response = read_response(&mut stream, "POST").await.unwrap();
+        assert_eq!((response.status, response.body.len()), (204, 0));
     }
 
     #[tokio::test]

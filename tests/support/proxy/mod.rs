@@ -371,29 +371,10 @@ async fn exchange(
     } else {
         Decision::Forward
     };
+    let (answer, refused) = respond(decision, server, upstream, &request).await;
+    seen.refused = refused;
+    // Queue and table changes that went through invalidate what the rules knew.
     control.state.cache.note(&seen.target);
-    let answer = match decision {
-        Decision::Forward => forward(server, upstream, &request).await,
-        Decision::Refuse(refusal) => {
-            seen.refused = Some(refusal.code.code().to_owned());
-            Ok(refusal.response())
-        }
-        Decision::Split { body, failed } => {
-            seen.refused = failed
-                .first()
-                .and_then(|entry| entry["Code"].as_str())
-                .map(str::to_owned);
-            match body {
-                Some(body) => {
-                    let body = serde_json::to_vec(&body).unwrap_or_default();
-                    forward(server, upstream, &request.with_body(body))
-                        .await
-                        .map(|answer| with_failed_entries(answer, failed))
-                }
-                None => Ok(batch_answer(failed)),
-            }
-        }
-    };
     control.record(seen);
     let Ok(answer) = answer else {
         // The upstream is down or broke off: the client sees its connection reset.
@@ -412,6 +393,36 @@ async fn exchange(
         Next::Close
     } else {
         Next::KeepOpen
+    }
+}
+
+/// The answer to `request` under `decision` (forwarding what it lets through), and the
+/// error code strict mode refused it (or its first refused batch entry) with.
+async fn respond(
+    decision: Decision,
+    server: &mut Option<Client>,
+    upstream: SocketAddr,
+    request: &Request,
+) -> (Result<Response, HttpError>, Option<String>) {
+    match decision {
+        Decision::Forward => (forward(server, upstream, request).await, None),
+        Decision::Refuse(refusal) => (Ok(refusal.response()), Some(refusal.code.code().to_owned())),
+        Decision::Split { body, failed } => {
+            let code = failed
+                .first()
+                .and_then(|entry| entry["Code"].as_str())
+                .map(str::to_owned);
+            let answer = match body {
+                Some(body) => {
+                    let body = serde_json::to_vec(&body).unwrap_or_default();
+                    forward(server, upstream, &request.with_body(body))
+                        .await
+                        .map(|answer| with_failed_entries(answer, failed))
+                }
+                None => Ok(batch_answer(failed)),
+            };
+            (answer, code)
+        }
     }
 }
 

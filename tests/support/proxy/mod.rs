@@ -45,6 +45,7 @@ mod refusal;
 mod sqs;
 mod update_expression;
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -78,6 +79,9 @@ pub mod target {
 const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 /// The pause after a failed accept (out of file descriptors, say) before the next.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+/// Exchanges kept for [`Control::exchanges`]: the most recent, so that a long-running proxy
+/// (a load test through it) keeps bounded memory.
+pub const MAX_RECORDED_EXCHANGES: usize = 10_000;
 
 /// One request the proxy received, and what it did with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,7 +119,7 @@ pub enum ProxyError {
 #[derive(Debug, Default)]
 struct State {
     rules: Mutex<Rules>,
-    exchanges: Mutex<Vec<Exchange>>,
+    exchanges: Mutex<VecDeque<Exchange>>,
     /// Strict mode is on unless this is set.
     lenient: AtomicBool,
     requests: AtomicUsize,
@@ -159,14 +163,15 @@ impl Control {
         !self.state.lenient.load(Ordering::SeqCst)
     }
 
-    /// Every exchange recorded since the last [`Control::take_exchanges`].
+    /// The exchanges recorded since the last [`Control::take_exchanges`], oldest first (at
+    /// most the last [`MAX_RECORDED_EXCHANGES`]).
     pub fn exchanges(&self) -> Vec<Exchange> {
-        lock(&self.state.exchanges).clone()
+        lock(&self.state.exchanges).iter().cloned().collect()
     }
 
-    /// Every exchange recorded so far, forgetting them.
+    /// The exchanges recorded so far, forgetting them.
     pub fn take_exchanges(&self) -> Vec<Exchange> {
-        std::mem::take(&mut *lock(&self.state.exchanges))
+        std::mem::take(&mut *lock(&self.state.exchanges)).into()
     }
 
     /// Requests received since the start.
@@ -189,7 +194,11 @@ impl Control {
     }
 
     fn record(&self, exchange: Exchange) {
-        lock(&self.state.exchanges).push(exchange);
+        let mut exchanges = lock(&self.state.exchanges);
+        if exchanges.len() == MAX_RECORDED_EXCHANGES {
+            exchanges.pop_front();
+        }
+        exchanges.push_back(exchange);
     }
 }
 
@@ -551,4 +560,51 @@ async fn hang(client: &mut Client) -> Next {
 fn reset(client: &mut Client) -> Next {
     let _ = client.get_ref().set_zero_linger();
     Next::Close
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exchange(n: usize) -> Exchange {
+        Exchange {
+            target: target::PUT_ITEM.to_owned(),
+            body: n.to_string(),
+            fault: None,
+            refused: None,
+        }
+    }
+
+    #[test]
+    fn the_record_keeps_the_most_recent_exchanges() {
+        let control = Control::new();
+        for n in 0..=MAX_RECORDED_EXCHANGES {
+            control.record(exchange(n));
+        }
+        let kept = control.take_exchanges();
+        assert_eq!(kept.len(), MAX_RECORDED_EXCHANGES);
+        assert_eq!(kept[0].body, "1");
+        assert!(control.exchanges().is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_upstream_is_a_plain_http_loopback_address() {
+        assert_eq!(
+            resolve_upstream("http://127.0.0.1:5000/").await.unwrap(),
+            "127.0.0.1:5000".parse().unwrap()
+        );
+        for bad in ["https://127.0.0.1:5000", "http://127.0.0.1:5000/path", ""] {
+            assert!(
+                matches!(
+                    resolve_upstream(bad).await,
+                    Err(ProxyError::UpstreamAddress(_))
+                ),
+                "{bad}"
+            );
+        }
+        assert!(matches!(
+            resolve_upstream("10.1.2.3:80").await,
+            Err(ProxyError::NotLoopback(_))
+        ));
+    }
 }

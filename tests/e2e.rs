@@ -547,7 +547,9 @@ fn bad_requests_are_refused_through_the_runtime() {
     let stack = require_stack!();
     let mut failures = Vec::new();
     let expect = |what: &str, a: Answer, status: u16, code: &str| -> Option<String> {
-        let got = a.body["error"]["code"].as_str().or(a.body["status"].as_str());
+        let got = a.body["error"]["code"]
+            .as_str()
+            .or(a.body["status"].as_str());
         (!(a.status == status && got == Some(code))).then(|| {
             format!(
                 "{what} → HTTP {} {} (expected {status} {code})",

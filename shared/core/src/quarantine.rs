@@ -68,6 +68,73 @@ pub struct QuarantineNotice<'a> {
     pub body: &'a [u8],
 }
 
+/// A quarantine message read back, for a replay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quarantined {
+    pub reason: String,
+    /// The function that received the delivery: the replay goes through its pipeline.
+    pub function: Category,
+    pub event_id: Option<String>,
+    pub received_at: String,
+    /// The body exactly as received.
+    pub body: Vec<u8>,
+}
+
+/// Why a message of the quarantine queue cannot be replayed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UnreadableQuarantine {
+    #[error("not a {QUARANTINE_SCHEMA} message: {0}")]
+    NotQuarantine(String),
+    #[error("function `{0}` is not email, linkedin or account")]
+    UnknownFunction(String),
+    #[error("body_base64 is not valid base64")]
+    BadBase64,
+}
+
+impl Quarantined {
+    /// Reads a quarantine message's body.
+    pub fn parse(message: &str) -> Result<Quarantined, UnreadableQuarantine> {
+        #[derive(serde::Deserialize)]
+        struct Read {
+            schema: String,
+            reason: String,
+            function: String,
+            received_at: String,
+            event_id: Option<String>,
+            body: Option<String>,
+            body_base64: Option<String>,
+        }
+        let read: Read = serde_json::from_str(message)
+            .map_err(|err| UnreadableQuarantine::NotQuarantine(err.to_string()))?;
+        if read.schema != QUARANTINE_SCHEMA {
+            return Err(UnreadableQuarantine::NotQuarantine(format!(
+                "schema is {:?}",
+                read.schema
+            )));
+        }
+        let function = Category::parse(&read.function)
+            .ok_or_else(|| UnreadableQuarantine::UnknownFunction(read.function.clone()))?;
+        let body = match (read.body, read.body_base64) {
+            (Some(text), None) => text.into_bytes(),
+            (None, Some(encoded)) => BASE64_STANDARD
+                .decode(encoded)
+                .map_err(|_| UnreadableQuarantine::BadBase64)?,
+            _ => {
+                return Err(UnreadableQuarantine::NotQuarantine(
+                    "exactly one of body and body_base64 is required".into(),
+                ));
+            }
+        };
+        Ok(Quarantined {
+            reason: read.reason,
+            function,
+            event_id: read.event_id,
+            received_at: read.received_at,
+            body,
+        })
+    }
+}
+
 #[derive(Serialize)]
 struct Body<'a> {
     schema: &'static str,
@@ -166,12 +233,17 @@ mod tests {
         serde_json::from_str(&message.body).unwrap()
     }
 
+    /// The body a replay would read back (and a check that the raw JSON says the same).
     fn recovered(json: &serde_json::Value) -> Vec<u8> {
-        match (json["body"].as_str(), json["body_base64"].as_str()) {
+        let direct = match (json["body"].as_str(), json["body_base64"].as_str()) {
             (Some(text), None) => text.as_bytes().to_vec(),
             (None, Some(b64)) => BASE64_STANDARD.decode(b64).unwrap(),
             other => panic!("exactly one of body and body_base64: {other:?}"),
-        }
+        };
+        let read = Quarantined::parse(&json.to_string()).unwrap();
+        assert_eq!(read.body, direct);
+        assert_eq!(read.function, Category::Email);
+        read.body
     }
 
     #[test]
@@ -209,6 +281,27 @@ mod tests {
             assert_eq!(recovered(&json), raw, "{raw:?}");
         }
         assert!(decoded(&notice(b"\xff").message())["body_base64"].is_string());
+    }
+
+    #[test]
+    fn what_is_not_a_quarantine_message_is_refused_with_a_reason() {
+        for (message, error) in [
+            ("{}", "not a reply-webhooks/quarantined@1 message: missing field `schema` at line 1 column 2"),
+            (
+                r#"{"schema":"reply-webhooks/event@1","reason":"","function":"email","received_at":"","body":""}"#,
+                r#"not a reply-webhooks/quarantined@1 message: schema is "reply-webhooks/event@1""#,
+            ),
+            (
+                r#"{"schema":"reply-webhooks/quarantined@1","reason":"","function":"sms","received_at":"","body":""}"#,
+                "function `sms` is not email, linkedin or account",
+            ),
+            (
+                r#"{"schema":"reply-webhooks/quarantined@1","reason":"","function":"email","received_at":"","body_base64":"*"}"#,
+                "body_base64 is not valid base64",
+            ),
+        ] {
+            assert_eq!(Quarantined::parse(message).unwrap_err().to_string(), error);
+        }
     }
 
     #[test]

@@ -39,6 +39,13 @@ impl fmt::Display for Category {
     }
 }
 
+impl Category {
+    /// The category named by `name` (`email`, `linkedin`, `account`).
+    pub fn parse(name: &str) -> Option<Category> {
+        Category::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+}
+
 impl Serialize for Category {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())

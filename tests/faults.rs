@@ -477,3 +477,193 @@ async fn sqs_answer_lost_after_the_send_is_exactly_once_on_a_fifo_queue() {
     assert_eq!(status, 200);
     assert_eq!(sent_ids(&f).await, ["fault-11"]);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The exactly-once windows, each at the template's shortest function timeout (3 s) and its
+// default (10 s): the invocation's deadline is that far from its start, as on Lambda.
+// ---------------------------------------------------------------------------------------------
+
+/// The template's `FunctionTimeout` minimum and default, in seconds.
+const TIMEOUTS: [u64; 2] = [3, 10];
+
+/// Runs `scenario` once per timeout, each on its own table and queues.
+macro_rules! at_each_timeout {
+    ($($name:ident => $scenario:ident;)+) => {$(
+        #[tokio::test]
+        async fn $name() {
+            let moto = require_moto!();
+            for seconds in TIMEOUTS {
+                $scenario(&moto, seconds).await;
+            }
+        }
+    )+};
+}
+
+at_each_timeout! {
+    a_lost_claim_answer_is_200_with_one_message => lost_claim_answer;
+    lost_completion_answers_leave_one_message_before_and_after_the_deadline => lost_completion_answers;
+    a_deadline_during_completion_is_200_with_one_message => deadline_during_completion;
+    a_record_deleted_under_the_claim_is_never_recreated => record_deleted_under_the_claim;
+}
+
+fn accepted(id: &str) -> Value {
+    json!({"status": "accepted", "event_id": id, "enqueued": true})
+}
+
+/// The claim's PutItem is applied and its answer lost; the SDK's retry finds its own claim.
+async fn lost_claim_answer(moto: &str, seconds: u64) {
+    let f = Fixture::new("window-claim", Queues::default()).await;
+    let id = format!("window-claim-{seconds}");
+    let proxy = Proxy::start(moto).await.unwrap();
+    proxy.inject(Fault::ResetAfterForward, Trigger::nth(target::PUT_ITEM, 1));
+    let p = pipeline(&f, &proxy.url(), moto, f.config(&[])).await;
+    let delivery = body(&id, "email_replied");
+    let deadline = deadline_in(Duration::from_secs(seconds));
+    let (status, answer, answered) = deliver(&p, &delivery, deadline).await;
+    assert_eq!((status, answer), (200, accepted(&id)), "{seconds} s");
+    assert!(answered < deadline);
+    assert_eq!(proxy.faults(), 1);
+    let (status, answer, _) =
+        deliver(&p, &delivery, deadline_in(Duration::from_secs(seconds))).await;
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (200, Some("duplicate"))
+    );
+    assert_eq!(
+        attr(&f.record(&id).await.unwrap(), "status"),
+        Some("COMPLETED")
+    );
+    assert_eq!(
+        sent_ids(&f).await,
+        [id.as_str()],
+        "{seconds} s: one message"
+    );
+}
+
+/// Every UpdateItem that marks the claim COMPLETED is applied and its answer lost (the SDK's
+/// retries too): the record is COMPLETED all the same, so a duplicate before the deadline and
+/// one after it are both duplicates.
+async fn lost_completion_answers(moto: &str, seconds: u64) {
+    let f = Fixture::new("window-complete", Queues::default()).await;
+    let id = format!("window-complete-{seconds}");
+    let proxy = Proxy::start(moto).await.unwrap();
+    proxy.inject(
+        Fault::ResetAfterForward,
+        Trigger::every(target::UPDATE_ITEM),
+    );
+    let p = pipeline(&f, &proxy.url(), moto, f.config(&[])).await;
+    let delivery = body(&id, "email_replied");
+    let deadline = deadline_in(Duration::from_secs(seconds));
+    let (status, answer, answered) = deliver(&p, &delivery, deadline).await;
+    assert_eq!((status, answer), (200, accepted(&id)), "{seconds} s");
+    assert!(answered < deadline);
+    assert!(proxy.faults() >= 1);
+    assert_eq!(
+        attr(&f.record(&id).await.unwrap(), "status"),
+        Some("COMPLETED")
+    );
+
+    let moto_only = pipeline(&f, moto, moto, f.config(&[])).await;
+    let later = || deadline_in(Duration::from_secs(seconds));
+    let (status, answer, _) = deliver(&moto_only, &delivery, later()).await;
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (200, Some("duplicate")),
+        "before the deadline"
+    );
+    let wait = deadline.saturating_sub(deadline_in(Duration::ZERO)) + 50;
+    tokio::time::sleep(Duration::from_millis(wait)).await;
+    let (status, answer, _) = deliver(&moto_only, &delivery, later()).await;
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (200, Some("duplicate")),
+        "after the deadline"
+    );
+    assert_eq!(
+        sent_ids(&f).await,
+        [id.as_str()],
+        "{seconds} s: one message in all"
+    );
+}
+
+/// DynamoDB hangs on the completion: the answer is 200 before the deadline (the message is
+/// out), and the claim is left INPROGRESS until the deadline. This is the one window left on
+/// a standard queue (docs/reliability.md): a duplicate after that deadline would be sent
+/// again; before it, it is 409.
+async fn deadline_during_completion(moto: &str, seconds: u64) {
+    let f = Fixture::new("window-deadline", Queues::default()).await;
+    let id = format!("window-deadline-{seconds}");
+    let proxy = Proxy::start(moto).await.unwrap();
+    proxy.inject(Fault::Hang, Trigger::every(target::UPDATE_ITEM));
+    let p = pipeline(&f, &proxy.url(), moto, f.config(&[])).await;
+    let delivery = body(&id, "email_replied");
+    let deadline = deadline_in(Duration::from_secs(seconds));
+    let (status, answer, answered) = deliver(&p, &delivery, deadline).await;
+    assert_eq!((status, answer), (200, accepted(&id)), "{seconds} s");
+    assert!(answered < deadline, "answered before the deadline");
+    assert_claim_left_until(&f, &id, deadline).await;
+    let moto_only = pipeline(&f, moto, moto, f.config(&[])).await;
+    let (status, answer, _) = deliver(
+        &moto_only,
+        &delivery,
+        deadline_in(Duration::from_secs(seconds)),
+    )
+    .await;
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (409, Some("in_progress")),
+        "a duplicate before the deadline sends nothing"
+    );
+    assert_eq!(
+        sent_ids(&f).await,
+        [id.as_str()],
+        "{seconds} s: one message"
+    );
+}
+
+/// The record disappears between the claim and the completion (deleted by an operator, or
+/// taken over and released): marking it COMPLETED must not create an item without
+/// `expiration` or `validation` that would block the id forever.
+async fn record_deleted_under_the_claim(moto: &str, seconds: u64) {
+    let f = Fixture::new("window-deleted", Queues::default()).await;
+    let id = format!("window-deleted-{seconds}");
+    let proxy = Proxy::start(moto).await.unwrap();
+    // The send is slow, which leaves time to delete the claim under it.
+    proxy.inject(
+        Fault::Delay(Duration::from_millis(400)),
+        Trigger::every(target::SEND_MESSAGE),
+    );
+    let p = pipeline(&f, moto, &proxy.url(), f.config(&[])).await;
+    let delivery = body(&id, "email_replied");
+    let deadline = deadline_in(Duration::from_secs(seconds));
+    let deleter = async {
+        loop {
+            if f.record(&id).await.is_some() {
+                f.dynamodb
+                    .delete_item()
+                    .table_name(&f.table)
+                    .key("id", AttributeValue::S(format!("reply#{id}")))
+                    .send()
+                    .await
+                    .unwrap();
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    let ((status, answer, _), ()) = tokio::join!(deliver(&p, &delivery, deadline), deleter);
+    assert_eq!(
+        (status, answer),
+        (200, accepted(&id)),
+        "{seconds} s: the message is out"
+    );
+    assert!(
+        f.record(&id).await.is_none(),
+        "{seconds} s: no item was created"
+    );
+    assert_eq!(
+        sent_ids(&f).await,
+        [id.as_str()],
+        "{seconds} s: one message"
+    );
+}

@@ -35,7 +35,10 @@ impl QuarantineQueue {
     /// Up to 10 messages, hidden from other readers for `hide_for` (so a run sees each
     /// message once; what it does not delete comes back when that time is up). An empty
     /// batch means the queue has nothing visible left.
-    pub async fn receive(&self, hide_for: Duration) -> Result<Vec<QuarantineMessage>, DependencyError> {
+    pub async fn receive(
+        &self,
+        hide_for: Duration,
+    ) -> Result<Vec<QuarantineMessage>, DependencyError> {
         let output = self
             .client
             .receive_message()

@@ -286,7 +286,10 @@ mod tests {
     #[test]
     fn what_is_not_a_quarantine_message_is_refused_with_a_reason() {
         for (message, error) in [
-            ("{}", "not a reply-webhooks/quarantined@1 message: missing field `schema` at line 1 column 2"),
+            (
+                "{}",
+                "not a reply-webhooks/quarantined@1 message: missing field `schema` at line 1 column 2",
+            ),
             (
                 r#"{"schema":"reply-webhooks/event@1","reason":"","function":"email","received_at":"","body":""}"#,
                 r#"not a reply-webhooks/quarantined@1 message: schema is "reply-webhooks/event@1""#,

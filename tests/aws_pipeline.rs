@@ -145,6 +145,66 @@ async fn messages_sent_validate_against_the_published_json_schema() {
 }
 
 #[tokio::test]
+async fn quarantine_messages_validate_against_the_published_json_schema() {
+    require_moto!();
+    let schema: Value =
+        serde_json::from_str(include_str!("../docs/quarantined-message.schema.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let f = Fixture::new("quarantine-schema", Queues::default()).await;
+    let p = pipeline(&f, Category::Email, f.config(&[]));
+    let token = format!("token={TOKEN}");
+    for (body, base64) in [
+        ("not json", false),
+        (r#"{"event":{"id":"q-1"}}"#, false),
+        // Latin-1 bytes: not UTF-8, kept as base64.
+        ("eyJldmVudCI6IOl9", true),
+    ] {
+        invoke(
+            &p,
+            http_event("POST", "/webhooks/email", &token, body, base64),
+        )
+        .await;
+    }
+    invoke(&p, post("/webhooks/email", &body("q-2", "email_replied"))).await;
+    invoke(&p, post("/webhooks/email", &body("q-2", "email_bounced"))).await;
+    let kept = f.drain(&f.quarantine_queue_url).await;
+    assert_eq!(kept.len(), 4);
+    let mut reasons = Vec::new();
+    for message in &kept {
+        let value: Value = serde_json::from_str(message.body().unwrap()).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&value)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{errors:?} in {value}");
+        reasons.push(value["reason"].as_str().unwrap().to_owned());
+        let attributes = message.message_attributes().unwrap();
+        assert_eq!(
+            attributes["reason"].string_value(),
+            value["reason"].as_str()
+        );
+        assert_eq!(attributes["function"].string_value(), Some("email"));
+    }
+    reasons.sort();
+    assert_eq!(
+        reasons,
+        [
+            "invalid_payload",
+            "invalid_payload",
+            "invalid_payload",
+            "payload_mismatch"
+        ]
+    );
+    let mut broken: Value = serde_json::from_str(kept[0].body().unwrap()).unwrap();
+    broken["body_base64"] = json!("AA==");
+    broken["body"] = json!("x");
+    assert!(
+        !validator.is_valid(&broken),
+        "one of body and body_base64, not both"
+    );
+}
+
+#[tokio::test]
 async fn non_actionable_event_is_stored_completed_in_one_request_and_not_sent() {
     require_moto!();
     let f = Fixture::new("passive", Queues::default()).await;

@@ -97,12 +97,21 @@ pub struct FakeDelivery {
     pub answer: String,
 }
 
+/// An answer to give instead of the real one.
+#[derive(Clone, Copy)]
+struct Failure {
+    status: u16,
+    retry_after: Option<u64>,
+    /// Only for a call that changes something (not a read).
+    writes_only: bool,
+}
+
 struct State {
     options: FakeOptions,
     next_id: u64,
     subscriptions: BTreeMap<u64, FakeSubscription>,
     calls: Vec<RecordedCall>,
-    failures: VecDeque<(u16, Option<u64>)>,
+    failures: VecDeque<Failure>,
     deliveries: Vec<FakeDelivery>,
     placeholder_seed: u32,
 }
@@ -205,10 +214,32 @@ impl FakeReply {
 
     /// The next `times` calls answer `status` (a problem), with `Retry-After` when given.
     pub fn fail_next(&self, status: u16, retry_after: Option<u64>, times: usize) {
-        let mut state = self.state();
-        state
+        self.queue_failures(
+            Failure {
+                status,
+                retry_after,
+                writes_only: false,
+            },
+            times,
+        );
+    }
+
+    /// The next `times` calls that change something (not reads) answer `status`.
+    pub fn fail_next_write(&self, status: u16, times: usize) {
+        self.queue_failures(
+            Failure {
+                status,
+                retry_after: None,
+                writes_only: true,
+            },
+            times,
+        );
+    }
+
+    fn queue_failures(&self, failure: Failure, times: usize) {
+        self.state()
             .failures
-            .extend(std::iter::repeat_n((status, retry_after), times));
+            .extend(std::iter::repeat_n(failure, times));
     }
 
     /// Every call received so far.
@@ -280,10 +311,19 @@ fn handle(request: &Request, state: &Mutex<State>) -> Handled {
         method: request.method.clone(),
         path: request.path.clone(),
     });
-    if let Some((status, retry_after)) = state.failures.pop_front() {
-        let mut response =
-            Response::problem(status, "injected_failure", "failure injected by the test");
-        if let Some(seconds) = retry_after {
+    let write = request.method != "GET";
+    let failure = state
+        .failures
+        .iter()
+        .position(|f| write || !f.writes_only)
+        .and_then(|at| state.failures.remove(at));
+    if let Some(failure) = failure {
+        let mut response = Response::problem(
+            failure.status,
+            "injected_failure",
+            "failure injected by the test",
+        );
+        if let Some(seconds) = failure.retry_after {
             response.headers.push(("Retry-After", seconds.to_string()));
         }
         return Handled::Answer(response);

@@ -70,6 +70,11 @@ impl LocalStack {
         tokens.split(',').map(str::trim).find(|t| !t.is_empty())
     }
 
+    /// The functions' environment (the table, the queues, the AWS endpoint, the tokens).
+    pub fn env(&self) -> &HashMap<String, String> {
+        &self.env
+    }
+
     pub fn table(&self) -> Option<&str> {
         self.env.get(IDEMPOTENCY_TABLE_NAME).map(String::as_str)
     }

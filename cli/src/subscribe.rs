@@ -130,12 +130,11 @@ struct Context<'a> {
 
 impl Context<'_> {
     fn aws(&mut self) -> Result<&Aws, Stop> {
-        if self.aws.is_none() {
-            self.aws = Some(Aws::load()?);
-        }
-        self.aws
-            .as_ref()
-            .ok_or_else(|| usage("the AWS configuration could not be loaded"))
+        let aws = match self.aws.take() {
+            Some(aws) => aws,
+            None => Aws::load()?,
+        };
+        Ok(self.aws.insert(aws))
     }
 
     fn var(&self, name: &str) -> Option<String> {
@@ -178,7 +177,7 @@ fn subscribe(args: &Args, env: Env<'_>) -> Result<Exit, Stop> {
         "Reply's subscriptions for {} ({} event types, scope {}, email text {}):",
         origin(&plan),
         plan.event_types().len(),
-        plan.spec(&plan.event_types()[0]).scope,
+        plan.options().scope,
         if args.include_email_text { "on" } else { "off" },
     );
     println!();

@@ -37,12 +37,13 @@ struct Run {
     stdout: String,
 }
 
-fn subscribe_test(stack: &LocalStack, fake: &FakeReply, env_file: &[(String, String)]) -> Run {
+fn subscribe_test(stack: &LocalStack, fake: &FakeReply) -> Run {
     let args = stack.subscribe_args().unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_reply-webhooks"))
         .args(&args[1..])
         .args(["--events", &EVENTS.join(","), "--test"])
-        .envs(env_file.iter().map(|(k, v)| (k, v)))
+        // The stack's environment: its table and the AWS endpoint (moto).
+        .envs(stack.env())
         .env("REPLY_API_KEY", fake.api_key())
         .env("REPLY_API_BASE_URL", fake.base_url())
         .output()
@@ -62,28 +63,15 @@ fn subscribe_test(stack: &LocalStack, fake: &FakeReply, env_file: &[(String, Str
     }
 }
 
-/// The stack's `env` file as (name, value) pairs: the table and the AWS endpoint.
-fn env_file() -> Vec<(String, String)> {
-    let dir = std::env::var("RW_STACK_DIR").unwrap();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    std::fs::read_to_string(root.join(dir).join("env"))
-        .unwrap()
-        .lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
-}
-
 #[test]
 fn test_deliveries_reach_the_functions_and_their_records_are_reported() {
     let Some(stack) = stack() else {
         return;
     };
     assert!(stack.table().is_some(), "the stack's env names the table");
-    let env = env_file();
     let fake = FakeReply::start(FakeOptions::default()).unwrap();
 
-    let first = subscribe_test(&stack, &fake, &env);
+    let first = subscribe_test(&stack, &fake);
     assert_eq!(first.code, 0, "{}", first.stdout);
     let deliveries = fake.deliveries();
     assert_eq!(deliveries.len(), EVENTS.len());
@@ -111,7 +99,7 @@ fn test_deliveries_reach_the_functions_and_their_records_are_reported() {
     }
 
     // The same placeholder ids again: answered "duplicate", nothing new in the table.
-    let second = subscribe_test(&stack, &fake, &env);
+    let second = subscribe_test(&stack, &fake);
     assert_eq!(second.code, 0, "{}", second.stdout);
     let repeats = &fake.deliveries()[EVENTS.len()..];
     assert_eq!(repeats.len(), EVENTS.len());

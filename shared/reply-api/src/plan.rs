@@ -321,6 +321,10 @@ impl Plan {
         &self.endpoints
     }
 
+    pub fn options(&self) -> &PlanOptions {
+        &self.options
+    }
+
     pub fn event_types(&self) -> &[EventType] {
         &self.options.event_types
     }

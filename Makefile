@@ -76,6 +76,11 @@ deploy: ## sam build + sam deploy (guided the first time)
 delete: ## Delete the deployed stack
 	@scripts/deploy.sh delete
 
+.PHONY: subscribe
+subscribe: ## Make Reply's subscriptions match a deployment: make subscribe ARGS='--stack NAME --token ...'
+	@echo "==> reply-webhooks subscribe (cargo run --bin reply-webhooks; the first run builds it)" >&2
+	@cargo run -q --bin reply-webhooks -- subscribe $(ARGS)
+
 .PHONY: load
 load: ## Load test through the real binaries: N=5000 deliveries at C=32, 20 % duplicates
 	@scripts/load.sh

@@ -5,7 +5,7 @@
 #   scripts/stack.sh start          start it and keep it running (make local)
 #   scripts/stack.sh stop           stop it (make stop)
 #   scripts/stack.sh status         is it running? print its URLs
-#   scripts/stack.sh demo           start a fresh private stack, run `xtask demo`, stop it (make demo)
+#   scripts/stack.sh demo           a fresh private stack: `xtask demo`, `subscribe-demo`, stop (make demo)
 #   scripts/stack.sh invoke TYPE    cargo lambda invoke the running stack with events/apigw/TYPE.json
 #
 # Ports: MOTO_PORT (default: a free port) and WATCH_PORT (default: 9000 for `start` when free,
@@ -208,7 +208,9 @@ cmd_demo() {
         # shellcheck disable=SC1091
         source "$STACK_DIR/env"
         set +a
-        RW_WATCH_URL="http://127.0.0.1:$(cat "$STACK_DIR/watch.port")" cargo run -q --bin xtask -- demo
+        RW_WATCH_URL="http://127.0.0.1:$(cat "$STACK_DIR/watch.port")" cargo run -q --bin xtask -- demo &&
+            rw_say "wiring a fake Reply to the stack with reply-webhooks subscribe (cargo run --bin subscribe-demo; the first run builds it)" &&
+            RW_STACK_DIR="$STACK_DIR" cargo run -q --features fake --bin subscribe-demo
     ) || rc=$?
     if [[ $rc -ne 0 ]]; then
         echo >&2

@@ -5,7 +5,9 @@
 //! binary and route, the environment variables (exactly `vars::ALL`) and what they point at,
 //! the table's key and TTL attribute, the IAM actions per function (exactly what the adapters
 //! call), runtime / architecture / build method, logging, and that neither the access logs nor
-//! the outputs can carry the token.
+//! the outputs can carry the token. And the optional subscription watchdog: its condition,
+//! schedule, environment, IAM (exactly the calls its code makes), alarms on the metrics it
+//! writes, and the stack outputs `reply-webhooks subscribe --stack` reads.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -102,6 +104,18 @@ impl Template {
 
     fn functions(&self) -> BTreeMap<&str, &Value> {
         self.resources_of_type("AWS::Serverless::Function")
+    }
+
+    /// The functions behind the HTTP API: those built from a category's binary.
+    fn webhook_functions(&self) -> BTreeMap<&str, &Value> {
+        self.functions()
+            .into_iter()
+            .filter(|(_, f)| {
+                Category::ALL
+                    .iter()
+                    .any(|c| self.binary_of(f) == c.binary())
+            })
+            .collect()
     }
 
     fn parameter(&self, name: &str) -> &Value {
@@ -280,7 +294,7 @@ fn the_api_has_exactly_the_three_category_routes() {
     );
 
     let routes: BTreeSet<(String, String)> = t
-        .functions()
+        .webhook_functions()
         .values()
         .flat_map(|f| http_events(f))
         .map(|(method, path, api, version)| {
@@ -309,7 +323,7 @@ fn the_api_has_exactly_the_three_category_routes() {
 fn each_function_builds_its_category_binary_and_serves_its_route() {
     let t = Template::load();
     assert_eq!(
-        t.functions().len(),
+        t.webhook_functions().len(),
         Category::ALL.len(),
         "one function per category"
     );
@@ -366,12 +380,14 @@ fn functions_run_the_rust_binary_on_al2023_with_a_parameterised_architecture() {
         assert_eq!(ref_target(&archs[0]), Some("Architecture"), "{id}");
         // A timeout at or over API Gateway's 30 s limit would turn slow calls into 503s from
         // the gateway while the function still runs.
-        let timeout = ref_target(prop("Timeout")).expect("Timeout is a parameter");
-        let max = t.parameter(timeout).get("MaxValue").and_then(Value::as_u64);
-        assert!(
-            matches!(max, Some(m) if m < 30),
-            "{id}: Timeout must stay under 30 s"
-        );
+        if t.webhook_functions().contains_key(id) {
+            let timeout = ref_target(prop("Timeout")).expect("Timeout is a parameter");
+            let max = t.parameter(timeout).get("MaxValue").and_then(Value::as_u64);
+            assert!(
+                matches!(max, Some(m) if m < 30),
+                "{id}: Timeout must stay under 30 s"
+            );
+        }
         assert!(
             t.function_property(function, "Role").is_none(),
             "{id}: no Role"
@@ -410,7 +426,7 @@ fn functions_log_json_to_their_own_log_group_with_retention() {
 fn the_environment_is_exactly_the_configuration_the_code_reads() {
     let t = Template::load();
     let expected: BTreeSet<&str> = vars::ALL.into_iter().collect();
-    for (id, function) in t.functions() {
+    for (id, function) in t.webhook_functions() {
         let env = t.function_environment(function);
         let names: BTreeSet<&str> = env.keys().copied().collect();
         assert_eq!(
@@ -621,7 +637,7 @@ fn statements_of(t: &Template, id: &str, function: &Value) -> Vec<Statement> {
 fn each_function_may_do_exactly_what_the_code_does() {
     let t = Template::load();
     let expected: BTreeSet<&str> = DYNAMODB_ACTIONS.into_iter().chain(SQS_ACTIONS).collect();
-    for (id, function) in t.functions() {
+    for (id, function) in t.webhook_functions() {
         let env = t.function_environment(function);
         let table = ref_target(env[vars::IDEMPOTENCY_TABLE_NAME]).expect("table ref");
         let queue = ref_target(env[vars::ACTIONABLE_QUEUE_URL]).expect("queue ref");
@@ -745,33 +761,41 @@ fn sdk_actions_in_code() -> BTreeSet<String> {
             .chars()
             .filter(|c| !c.is_whitespace())
             .collect();
-        for (at, _) in code.match_indices(".client.") {
-            let rest = &code[at + ".client.".len()..];
-            let operation: String = rest
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                .collect();
-            if !rest[operation.len()..].starts_with("()") {
-                continue;
-            }
+        for operation in calls_on(&code, ".client.") {
             let service = match file {
                 "dynamodb.rs" => "dynamodb",
                 "sqs.rs" => "sqs",
                 other => panic!("{other} calls AWS ({operation}); teach this test its service"),
             };
-            let pascal: String = operation
-                .split('_')
-                .map(|word| {
-                    let mut chars = word.chars();
-                    chars.next().map_or(String::new(), |first| {
-                        first.to_ascii_uppercase().to_string() + chars.as_str()
-                    })
-                })
-                .collect();
-            actions.insert(format!("{service}:{pascal}"));
+            actions.insert(format!("{service}:{operation}"));
         }
     }
     actions
+}
+
+/// The operations called as `<receiver><operation>()` in `code` (whitespace removed), in
+/// PascalCase as IAM names them: `.client.put_item()` gives `PutItem`.
+fn calls_on(code: &str, receiver: &str) -> Vec<String> {
+    code.match_indices(receiver)
+        .filter_map(|(at, _)| {
+            let rest = &code[at + receiver.len()..];
+            let operation: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            rest[operation.len()..].starts_with("()").then(|| {
+                operation
+                    .split('_')
+                    .map(|word| {
+                        let mut chars = word.chars();
+                        chars.next().map_or(String::new(), |first| {
+                            first.to_ascii_uppercase().to_string() + chars.as_str()
+                        })
+                    })
+                    .collect()
+            })
+        })
+        .collect()
 }
 
 #[test]
@@ -782,7 +806,7 @@ fn iam_actions_are_the_sdk_calls_the_adapters_make() {
         "found no `self.client.<operation>()` calls in shared/aws/src: did the adapters change shape?"
     );
     let t = Template::load();
-    for (id, function) in t.functions() {
+    for (id, function) in t.webhook_functions() {
         let granted: BTreeSet<String> = statements_of(&t, id, function)
             .into_iter()
             .flat_map(|s| s.actions)
@@ -811,6 +835,7 @@ fn alarms_on_the_functions_own_metrics_use_names_the_code_emits() {
             let name = str_at(stat, &["MetricName"]);
             let (_, dimensions) = METRICS
                 .iter()
+                .chain(&subscription_watchdog::metrics::METRICS)
                 .find(|(known, _)| *known == name)
                 .unwrap_or_else(|| panic!("{id}: the functions emit no metric {name}"));
             let Some(Value::Sequence(used)) = stat.get("Dimensions") else {
@@ -840,4 +865,330 @@ fn alarms_on_the_functions_own_metrics_use_names_the_code_emits() {
         checked >= 9,
         "the template alarms on the functions' metrics ({checked} found)"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The optional subscription watchdog.
+// ---------------------------------------------------------------------------------------------
+
+const WATCHDOG_BINARY: &str = "subscription-watchdog";
+const WATCHDOG_CONDITION_PARAMETER: &str = "ReplyApiKeySecret";
+
+/// The watchdog function, by its binary.
+fn watchdog(t: &Template) -> (&str, &Value) {
+    let found: Vec<_> = t
+        .functions()
+        .into_iter()
+        .filter(|(_, f)| t.binary_of(f) == WATCHDOG_BINARY)
+        .collect();
+    assert_eq!(found.len(), 1, "one function built from {WATCHDOG_BINARY}");
+    found[0]
+}
+
+/// Every logical id a value refers to: `Ref`, `GetAtt` and the `${Name}` of a `Sub`.
+fn references(value: &Value) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    let mut add_sub = |text: &str| {
+        for piece in text.split("${").skip(1) {
+            if let Some(name) = piece.split('}').next() {
+                found.insert(name.split('.').next().unwrap_or(name).to_owned());
+            }
+        }
+    };
+    match intrinsic(value) {
+        Some((name, Value::String(arg))) if name == "Ref" => {
+            found.insert(arg.clone());
+        }
+        Some((name, arg)) if name == "GetAtt" => {
+            if let Some((id, _)) = getatt_target(value) {
+                found.insert(id);
+            }
+            found.extend(references(arg));
+        }
+        Some((name, arg)) if name == "Sub" => match arg {
+            Value::String(text) => add_sub(text),
+            Value::Sequence(parts) => {
+                if let Some(text) = parts.first().and_then(Value::as_str) {
+                    add_sub(text);
+                }
+                found.extend(parts.iter().skip(1).flat_map(references));
+            }
+            _ => {}
+        },
+        Some((_, arg)) => found.extend(references(arg)),
+        None => match value {
+            Value::Mapping(map) => found.extend(map.values().flat_map(references)),
+            Value::Sequence(items) => found.extend(items.iter().flat_map(references)),
+            Value::Tagged(tagged) => found.extend(references(&tagged.value)),
+            _ => {}
+        },
+    }
+    found
+}
+
+#[test]
+fn the_watchdog_exists_only_when_an_api_key_secret_is_given() {
+    let t = Template::load();
+    let (id, function) = watchdog(&t);
+    let condition = str_at(function, &["Condition"]);
+    let definition = t
+        .section("Conditions")
+        .get(condition)
+        .unwrap_or_else(|| panic!("no condition {condition}"));
+    // !Not [!Equals [!Ref ReplyApiKeySecret, ""]]
+    let (not, negated) = intrinsic(definition).expect("an intrinsic");
+    assert_eq!(not, "Not");
+    let (equals, operands) = intrinsic(&negated[0]).expect("!Equals");
+    assert_eq!(equals, "Equals");
+    assert_eq!(ref_target(&operands[0]), Some(WATCHDOG_CONDITION_PARAMETER));
+    assert_eq!(operands[1].as_str(), Some(""));
+    let parameter = t.parameter(WATCHDOG_CONDITION_PARAMETER);
+    assert_eq!(
+        parameter.get("Default").and_then(Value::as_str),
+        Some(""),
+        "off unless given"
+    );
+
+    // Everything that names a conditional resource is under the same condition, or the stack
+    // without the watchdog would not deploy.
+    let conditional: BTreeSet<&str> = t
+        .section("Resources")
+        .iter()
+        .filter(|(_, r)| r.get("Condition").and_then(Value::as_str) == Some(condition))
+        .map(|(k, _)| k.as_str().unwrap())
+        .collect();
+    assert!(conditional.contains(id));
+    for section in ["Resources", "Outputs"] {
+        for (name, item) in t.section(section) {
+            if item.get("Condition").and_then(Value::as_str) == Some(condition) {
+                continue;
+            }
+            let named: Vec<_> = references(item)
+                .into_iter()
+                .filter(|r| conditional.contains(r.as_str()))
+                .collect();
+            assert!(
+                named.is_empty(),
+                "{section}.{name:?} refers to {named:?} without the condition {condition}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_watchdog_runs_on_a_schedule_without_lambda_retries() {
+    let t = Template::load();
+    let (id, function) = watchdog(&t);
+    let events = path(function, &["Properties", "Events"])
+        .and_then(Value::as_mapping)
+        .expect("Events");
+    assert_eq!(events.len(), 1, "{id}: one trigger");
+    let event = events.values().next().unwrap();
+    assert_eq!(str_at(event, &["Type"]), "Schedule");
+    let schedule = path(event, &["Properties", "Schedule"])
+        .and_then(ref_target)
+        .expect("Schedule: !Ref <parameter>");
+    assert_eq!(
+        t.parameter(schedule).get("Default").and_then(Value::as_str),
+        Some("rate(15 minutes)")
+    );
+    assert_eq!(
+        path(
+            function,
+            &["Properties", "EventInvokeConfig", "MaximumRetryAttempts"]
+        )
+        .and_then(Value::as_u64),
+        Some(0),
+        "{id}: a retry would spend Reply API calls; the next run is the retry"
+    );
+}
+
+#[test]
+fn the_watchdog_gets_the_urls_the_token_and_the_secret_arn_never_the_key() {
+    use subscription_watchdog::config::{WEBHOOK_TOKENS, vars as watchdog_vars};
+    let t = Template::load();
+    let (id, function) = watchdog(&t);
+    let env = t.function_environment(function);
+    let own: BTreeSet<&str> = path(function, &["Properties", "Environment", "Variables"])
+        .and_then(Value::as_mapping)
+        .expect("its own variables")
+        .keys()
+        .map(|k| k.as_str().unwrap())
+        .collect();
+    for name in &own {
+        assert!(
+            watchdog_vars::ALL.contains(name),
+            "{id}: {name} is not read by the watchdog"
+        );
+    }
+    for category in Category::ALL {
+        let name = watchdog_vars::url(category);
+        let value = format!(
+            "{:?}",
+            env.get(name).unwrap_or_else(|| panic!("{id}: {name}"))
+        );
+        assert!(
+            value.contains("execute-api") && value.contains(&format!("{}\"", category.route())),
+            "{id}: {name} is the {} route of this stack's API: {value}",
+            category.as_str()
+        );
+    }
+    assert_eq!(
+        env.get(watchdog_vars::REPLY_API_KEY_SECRET_ARN)
+            .and_then(|v| ref_target(v)),
+        Some(WATCHDOG_CONDITION_PARAMETER)
+    );
+    assert_eq!(
+        env.get(WEBHOOK_TOKENS).and_then(|v| ref_target(v)),
+        Some("WebhookTokens"),
+        "{id}: the token comes from the stack"
+    );
+    // The key itself is never a parameter or an environment variable: only its secret's ARN.
+    for (fid, f) in t.functions() {
+        assert!(
+            !t.function_environment(f)
+                .contains_key(reply_webhooks::subscribe::API_KEY_VAR),
+            "{fid}"
+        );
+    }
+    let key_parameters: Vec<&str> = t
+        .section("Parameters")
+        .keys()
+        .filter_map(|k| k.as_str())
+        .filter(|k| k.to_lowercase().contains("apikey"))
+        .collect();
+    assert_eq!(key_parameters, [WATCHDOG_CONDITION_PARAMETER]);
+}
+
+#[test]
+fn the_watchdog_may_read_only_its_secret_exactly_as_its_code_does() {
+    let t = Template::load();
+    let (id, function) = watchdog(&t);
+    let src = repo_root()
+        .join("functions")
+        .join(WATCHDOG_BINARY)
+        .join("src");
+    let mut in_code = BTreeSet::new();
+    for entry in std::fs::read_dir(&src).expect("the watchdog's sources") {
+        let code: String = std::fs::read_to_string(entry.unwrap().path())
+            .unwrap()
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        in_code.extend(
+            calls_on(&code, ".secrets_manager.")
+                .into_iter()
+                .map(|op| format!("secretsmanager:{op}")),
+        );
+    }
+    assert!(
+        !in_code.is_empty(),
+        "found no `.secrets_manager.<operation>()` in {src:?}"
+    );
+    let statements = statements_of(&t, id, function);
+    let granted: BTreeSet<String> = statements.iter().flat_map(|s| s.actions.clone()).collect();
+    assert_eq!(
+        granted, in_code,
+        "{id}: IAM actions differ from the calls in its code"
+    );
+    for statement in &statements {
+        for resource in &statement.resources {
+            assert_eq!(
+                ref_target(resource),
+                Some(WATCHDOG_CONDITION_PARAMETER),
+                "{id}: only the API key's secret"
+            );
+        }
+    }
+}
+
+#[test]
+fn an_alarm_fires_when_the_watchdog_had_to_act_and_when_it_fails() {
+    use subscription_watchdog::metrics::{
+        NAMESPACE as WATCHDOG_NAMESPACE, SUBSCRIPTIONS_MISSING, SUBSCRIPTIONS_RE_ENABLED,
+    };
+    assert_eq!(WATCHDOG_NAMESPACE, webhook_lambda::metrics::NAMESPACE);
+    let t = Template::load();
+    let (id, function) = watchdog(&t);
+    let condition = str_at(function, &["Condition"]);
+    let alarms: Vec<_> = t
+        .resources_of_type("AWS::CloudWatch::Alarm")
+        .into_iter()
+        .filter(|(_, a)| references(a).contains(id))
+        .collect();
+    let acted = alarms
+        .iter()
+        .find(|(_, a)| path(a, &["Properties", "Metrics"]).is_some())
+        .map(|(_, a)| *a)
+        .expect("an alarm on the watchdog's own metrics");
+    let used: BTreeSet<&str> = path(acted, &["Properties", "Metrics"])
+        .and_then(Value::as_sequence)
+        .unwrap()
+        .iter()
+        .filter_map(|m| path(m, &["MetricStat", "Metric"]))
+        .map(|stat| {
+            let dimension = &stat["Dimensions"][0];
+            assert_eq!(
+                ref_target(&dimension["Value"]),
+                Some(id),
+                "Function = the watchdog"
+            );
+            str_at(stat, &["MetricName"])
+        })
+        .collect();
+    assert_eq!(
+        used,
+        BTreeSet::from([SUBSCRIPTIONS_RE_ENABLED, SUBSCRIPTIONS_MISSING])
+    );
+    let props = &acted["Properties"];
+    assert_eq!(props["Threshold"].as_u64(), Some(1));
+    assert_eq!(
+        props["ComparisonOperator"].as_str(),
+        Some("GreaterThanOrEqualToThreshold")
+    );
+    let errors = alarms
+        .iter()
+        .find(|(_, a)| {
+            path(a, &["Properties", "MetricName"]).and_then(Value::as_str) == Some("Errors")
+        })
+        .expect("an alarm on the watchdog's failed runs");
+    for (alarm_id, alarm) in alarms.iter().chain([errors]) {
+        assert_eq!(
+            alarm.get("Condition").and_then(Value::as_str),
+            Some(condition),
+            "{alarm_id}"
+        );
+        let actions = &alarm["Properties"]["AlarmActions"];
+        assert!(
+            alternatives(actions)
+                .iter()
+                .any(|a| ref_target(a) == Some("AlarmTopic")),
+            "{alarm_id} notifies the alarm topic"
+        );
+    }
+}
+
+#[test]
+fn the_outputs_subscribe_reads_exist() {
+    let t = Template::load();
+    let outputs = t.section("Outputs");
+    for category in Category::ALL {
+        let key = reply_webhooks::url_output(category);
+        let value = format!(
+            "{:?}",
+            outputs
+                .get(key)
+                .unwrap_or_else(|| panic!("no output {key}"))["Value"]
+        );
+        assert!(
+            value.contains(&format!("{}\"", category.route())),
+            "{key} is the {} route: {value}",
+            category.as_str()
+        );
+    }
+    let table = outputs
+        .get(reply_webhooks::TABLE_OUTPUT)
+        .expect("the table output");
+    let target = ref_target(&table["Value"]).expect("!Ref the table");
+    assert_eq!(t.resource_type(target), "AWS::DynamoDB::Table");
 }

@@ -3,8 +3,6 @@
 
 pub mod dynamodb;
 mod error;
-#[cfg(feature = "provision")]
-pub mod provision;
 pub mod sqs;
 
 pub use dynamodb::DynamoDbStore;

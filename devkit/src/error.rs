@@ -44,7 +44,10 @@ pub enum Error {
     #[error(
         "`{tool}` is missing from .tools/ after installing the `{group}` tools: remove .tools/ and retry (scripts/tools.sh {group})"
     )]
-    ToolMissing { tool: &'static str, group: &'static str },
+    ToolMissing {
+        tool: &'static str,
+        group: &'static str,
+    },
     /// A background server died or never answered while starting.
     #[error("{what} {problem} (log: {log}){tail}", log = log.display())]
     Startup {

@@ -5,6 +5,9 @@ use std::time::Duration;
 
 use crate::{Error, Result};
 
+/// Connections kept open for reuse: above the highest concurrency a chore uses.
+const IDLE_CONNECTIONS: usize = 300;
+
 /// An answer: status and body (lossy UTF-8).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
@@ -12,7 +15,8 @@ pub struct Reply {
     pub body: String,
 }
 
-/// A client whose every request is bounded by one timeout.
+/// A client whose every request is bounded by one timeout. Clones share one connection pool,
+/// large enough that concurrent callers (a load test) reuse their connections.
 #[derive(Debug, Clone)]
 pub struct Loopback {
     agent: ureq::Agent,
@@ -24,6 +28,8 @@ impl Loopback {
             .http_status_as_error(false)
             .proxy(None)
             .timeout_global(Some(timeout))
+            .max_idle_connections(IDLE_CONNECTIONS)
+            .max_idle_connections_per_host(IDLE_CONNECTIONS)
             .build()
             .new_agent();
         Loopback { agent }

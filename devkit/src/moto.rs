@@ -151,6 +151,6 @@ pub fn stop_in(dir: &Path) {
 
 fn write_port(dir: &Path, port: u16) -> Result {
     let path = dir.join("moto.port");
-    std::fs::write(&path, port.to_string())
+    std::fs::write(&path, format!("{port}\n"))
         .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))
 }

@@ -43,10 +43,7 @@ pub fn pick(var: &'static str, preferred: Option<u16>) -> Result<u16> {
         let problem = match port {
             None => "not a port number (1-65535)".to_owned(),
             Some(port) if !is_available(port) => {
-                format!(
-                    "port {port} on 127.0.0.1 is already in use{}",
-                    owner(port)
-                )
+                format!("port {port} on 127.0.0.1 is already in use{}", owner(port))
             }
             Some(port) => return Ok(port),
         };

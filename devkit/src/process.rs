@@ -7,9 +7,10 @@
 //! `cargo lambda watch` does with each function.
 
 use std::fs::File;
+use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::workspace::spawn_error;
@@ -73,7 +74,7 @@ impl Background {
             pid,
             dir: dir.to_path_buf(),
         };
-        std::fs::write(background.pid_file(), pid.to_string()).map_err(|e| {
+        std::fs::write(background.pid_file(), format!("{pid}\n")).map_err(|e| {
             Error::io(
                 format!("cannot write {}", background.pid_file().display()),
                 e,
@@ -228,6 +229,46 @@ fn parent_of(pid: i32) -> Option<i32> {
     after_name.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// Runs `command` in the foreground with stdout and stderr merged, as `2>&1 | tee LOG` would:
+/// every line goes to `log` and to `show` (which prints all of them, or only some).
+pub fn run_logged(
+    command: &mut Command,
+    log: &Path,
+    mut show: impl FnMut(&str),
+) -> Result<ExitStatus> {
+    let pipe_error = |e| Error::io("cannot create a pipe for the command's output", e);
+    let (reader, writer) = std::io::pipe().map_err(pipe_error)?;
+    command
+        .stdout(writer.try_clone().map_err(pipe_error)?)
+        .stderr(writer);
+    let mut child = command
+        .spawn()
+        .map_err(|source| spawn_error(command, source))?;
+    // The command keeps the pipe's write ends until it is reconfigured: release ours, so the
+    // reads below end when the child's output does.
+    command.stdout(Stdio::null()).stderr(Stdio::null());
+
+    let mut file =
+        File::create(log).map_err(|e| Error::io(format!("cannot create {}", log.display()), e))?;
+    let mut reader = BufReader::new(reader);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let read = reader
+            .read_until(b'\n', &mut line)
+            .map_err(|e| Error::io("cannot read the command's output", e))?;
+        if read == 0 {
+            break;
+        }
+        file.write_all(&line)
+            .map_err(|e| Error::io(format!("cannot write {}", log.display()), e))?;
+        show(String::from_utf8_lossy(&line).trim_end_matches(['\n', '\r']));
+    }
+    child
+        .wait()
+        .map_err(|e| Error::io("cannot wait for the command", e))
+}
+
 /// The last `lines` lines of a log, indented, without cargo's build progress; empty when the
 /// log is missing or empty.
 pub fn log_tail(path: &Path, lines: usize) -> String {
@@ -301,11 +342,30 @@ mod tests {
     }
 
     #[test]
+    fn run_logged_keeps_both_streams_in_the_log_and_shows_each_line() {
+        let dir = scratch("logged");
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = dir.join("out.log");
+        let mut shown = Vec::new();
+        let mut command = Command::new("sh");
+        command.args(["-c", "echo one; echo two >&2; exit 3"]);
+        let status = run_logged(&mut command, &log, |line| shown.push(line.to_owned())).unwrap();
+        assert_eq!(status.code(), Some(3));
+        assert_eq!(shown, ["one", "two"]);
+        assert_eq!(std::fs::read_to_string(&log).unwrap(), "one\ntwo\n");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn the_log_tail_leaves_out_build_progress() {
         let dir = scratch("tail");
         std::fs::create_dir_all(&dir).unwrap();
         let log = dir.join("x.log");
-        std::fs::write(&log, "one\n   Compiling foo\ntwo\n    Finished dev\nthree\n").unwrap();
+        std::fs::write(
+            &log,
+            "one\n   Compiling foo\ntwo\n    Finished dev\nthree\n",
+        )
+        .unwrap();
         assert_eq!(log_tail(&log, 2), "\n    two\n    three");
         assert_eq!(log_tail(&dir.join("missing.log"), 2), "");
         let _ = std::fs::remove_dir_all(&dir);

@@ -221,7 +221,7 @@ impl Stack {
         }
         let watcher = Background::spawn(&self.dir, WATCHER, &mut command)?;
         let path = self.dir.join("watch.port");
-        std::fs::write(&path, self.watch_port.to_string())
+        std::fs::write(&path, format!("{}\n", self.watch_port))
             .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))?;
 
         let client = Loopback::new(Duration::from_secs(2));

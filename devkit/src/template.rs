@@ -20,7 +20,10 @@ pub enum TemplateError {
     #[error("template.yaml is not valid YAML: {0}")]
     Yaml(String),
     #[error("template.yaml: `{path}` is missing or not {expected}")]
-    Missing { path: String, expected: &'static str },
+    Missing {
+        path: String,
+        expected: &'static str,
+    },
     #[error(
         "template.yaml's table has {what} `{template}`, but the functions use `{code}` \
          (webhook_aws::dynamodb): make them agree"
@@ -120,7 +123,12 @@ fn table_settings(template: &Value) -> Result<TableSettings, TemplateError> {
         .as_sequence()
         .filter(|keys| keys.len() == 1)
         .ok_or_else(|| missing(TABLE, "KeySchema", "a single HASH key"))?;
-    let partition_key = text(&keys[0], TABLE, "KeySchema[0].AttributeName", "AttributeName")?;
+    let partition_key = text(
+        &keys[0],
+        TABLE,
+        "KeySchema[0].AttributeName",
+        "AttributeName",
+    )?;
     if text(&keys[0], TABLE, "KeySchema[0].KeyType", "KeyType")? != "HASH" {
         return Err(missing(TABLE, "KeySchema[0].KeyType", "HASH"));
     }
@@ -190,7 +198,13 @@ fn queue_settings(template: &Value, queue: &'static str) -> Result<QueueSettings
         .get("Resources")
         .and_then(|resources| resources.get(target))
         .and_then(|resource| resource.get("Properties"))
-        .ok_or_else(|| missing(queue, "RedrivePolicy.deadLetterTargetArn", "a queue resource"))?;
+        .ok_or_else(|| {
+            missing(
+                queue,
+                "RedrivePolicy.deadLetterTargetArn",
+                "a queue resource",
+            )
+        })?;
     let dead_letter_retention_seconds = dead_letter
         .get("MessageRetentionPeriod")
         .and_then(Value::as_u64)

@@ -67,6 +67,14 @@ impl Workspace {
         &self.root
     }
 
+    /// Where cargo builds: `CARGO_TARGET_DIR`, else `target/` at the root.
+    pub fn target_dir(&self) -> PathBuf {
+        std::env::var_os("CARGO_TARGET_DIR")
+            .filter(|dir| !dir.is_empty())
+            .map(|dir| self.root.join(dir))
+            .unwrap_or_else(|| self.root.join("target"))
+    }
+
     /// `.stack/<name>`: pids, ports, environment and logs of one stack or run.
     pub fn stack_dir(&self, name: &str) -> PathBuf {
         self.root.join(".stack").join(name)
@@ -146,7 +154,9 @@ impl Workspace {
 
     /// Runs `command` in the foreground and returns its status, whatever it is.
     pub fn status(&self, command: &mut Command) -> Result<ExitStatus> {
-        command.status().map_err(|source| spawn_error(command, source))
+        command
+            .status()
+            .map_err(|source| spawn_error(command, source))
     }
 }
 
@@ -156,7 +166,9 @@ pub fn spawn_error(command: &Command, source: std::io::Error) -> Error {
     let hint = match program.as_str() {
         "cargo" | "rustup" => "Install Rust (https://rustup.rs).",
         "bash" => "bash is needed for scripts/tools.sh.",
-        _ => "It should have been installed into .tools/ by scripts/tools.sh: remove .tools/ and retry.",
+        _ => {
+            "It should have been installed into .tools/ by scripts/tools.sh: remove .tools/ and retry."
+        }
     };
     Error::Spawn {
         program,

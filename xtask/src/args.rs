@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 pub struct Args {
     items: Vec<String>,
     passthrough: Vec<String>,
+    separated: bool,
     usage: &'static str,
 }
 
@@ -23,6 +24,7 @@ impl Args {
         Args {
             items,
             passthrough,
+            separated: args.iter().any(|a| a == "--"),
             usage,
         }
     }
@@ -102,6 +104,16 @@ impl Args {
         Some(self.items.remove(i))
     }
 
+    /// Everything not consumed, `--` included, for a command that passes it all on.
+    pub fn remaining(self) -> Vec<String> {
+        let mut all = self.items;
+        if self.separated {
+            all.push("--".to_owned());
+            all.extend(self.passthrough);
+        }
+        all
+    }
+
     /// Fails on anything not consumed; returns the arguments after `--`.
     pub fn finish(self) -> Result<Vec<String>> {
         match self.items.first() {
@@ -158,6 +170,15 @@ mod tests {
         let err = args(&["--bogus"]).finish().unwrap_err().to_string();
         assert!(err.starts_with("unexpected argument `--bogus`"), "{err}");
         assert!(err.ends_with("usage: test"), "{err}");
+    }
+
+    #[test]
+    fn remaining_keeps_the_separator_for_the_next_program() {
+        assert_eq!(
+            args(&["--test", "e2e", "--", "--nocapture"]).remaining(),
+            ["--test", "e2e", "--", "--nocapture"]
+        );
+        assert_eq!(args(&["every_sample"]).remaining(), ["every_sample"]);
     }
 
     #[test]

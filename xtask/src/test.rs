@@ -18,7 +18,7 @@ pub const CHORE: Chore = Chore {
     name: "test",
     summary: "everything CI checks: tools, template lint, build, local stack, all tests",
     usage: "\
-usage: cargo xtask test [-- <cargo test arguments>]
+usage: cargo xtask test [<cargo test arguments>]
 
   1. tools     moto's server and cargo-lambda into .tools/ (first use only)
   2. template  cargo xtask template (cfn-lint, sam validate)
@@ -30,7 +30,7 @@ usage: cargo xtask test [-- <cargo test arguments>]
                RW_STACK_DIR naming the stack for the end-to-end tests
 
 Everything started is stopped at the end, also on failure or Ctrl-C; a failure prints the tail
-of the functions' log. Arguments after `--` go to cargo test: `cargo xtask test -- every_sample`
+of the functions' log. Arguments go to cargo test as they are: `cargo xtask test -- every_sample`
 (a name filter), `cargo xtask test -- --nocapture`.",
     run,
 };
@@ -68,7 +68,7 @@ impl Summary {
 }
 
 fn run(ws: &Workspace, args: Args) -> Result {
-    let cargo_test_args = args.finish()?;
+    let cargo_test_args = args.remaining();
     let started = Instant::now();
     let summary = Arc::new(Mutex::new(Summary::default()));
     let on_ctrl_c = Arc::clone(&summary);

@@ -395,16 +395,22 @@ fn build_baseline(ws: &Workspace, rev: &str) -> Result<PathBuf> {
         let root = ws.root().to_path_buf();
         let tree = tree.clone();
         move || {
-            let _ = std::process::Command::new("git")
-                .current_dir(&root)
-                .args(["worktree", "remove", "--force"])
-                .arg(&tree)
-                .status();
+            let git = |args: &[&std::ffi::OsStr]| {
+                let _ = std::process::Command::new("git")
+                    .current_dir(&root)
+                    .args(args)
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .status();
+            };
+            git(&[
+                "worktree".as_ref(),
+                "remove".as_ref(),
+                "--force".as_ref(),
+                tree.as_os_str(),
+            ]);
             let _ = std::fs::remove_dir_all(&tree);
-            let _ = std::process::Command::new("git")
-                .current_dir(&root)
-                .args(["worktree", "prune"])
-                .status();
+            git(&["worktree".as_ref(), "prune".as_ref()]);
         }
     };
     remove(); // a worktree an interrupted run left behind
@@ -415,6 +421,14 @@ fn build_baseline(ws: &Workspace, rev: &str) -> Result<PathBuf> {
             .arg(rev),
     )?;
     let _remove_on_interrupt = on_interrupt(remove.clone())?;
+    // First use: start from a copy of the current release build, so only what differs at
+    // `rev` is compiled (dependencies are mostly the same).
+    let current = ws.target_dir().join("release");
+    if !target.exists() && current.is_dir() {
+        std::fs::create_dir_all(&target)
+            .map_err(|e| Error::io(format!("cannot create {}", target.display()), e))?;
+        ws.run(ws.command("cp").arg("-a").arg(&current).arg(&target))?;
+    }
     let built = ws.run(
         ws.command("cargo")
             .current_dir(&tree)

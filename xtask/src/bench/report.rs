@@ -198,8 +198,7 @@ pub fn targets(
 
     let mut out = String::new();
     let hello_label = hello.map_or("hello-world", |h| h.label.as_str());
-    let _ = writeln!(
-        out,
+    let header = format!(
         "{:<74} {:>14} {:>14} {:>7}  {:<16} {:<12}{}",
         "targets (medians)",
         ours.label,
@@ -209,12 +208,13 @@ pub fn targets(
         "verdict",
         baseline.map_or(String::new(), |b| format!(" change vs {}", b.label))
     );
+    let _ = writeln!(out, "{}", header.trim_end());
     for row in rows {
-        let _ = writeln!(
-            out,
+        let line = format!(
             "  {:<72} {:>14} {:>14} {:>7}  {:<16} {:<12}{}",
             row.name, row.ours, row.hello, row.ratio, row.target, row.verdict, row.change
         );
+        let _ = writeln!(out, "{}", line.trim_end());
     }
     out
 }

@@ -16,7 +16,8 @@ const READY_WITHIN: Duration = Duration::from_secs(30);
 const STOP_GRACE: Duration = Duration::from_secs(5);
 const NAME: &str = "moto";
 
-/// A running moto server, stopped when dropped (and on Ctrl-C) unless [`Moto::detach`]ed.
+/// A running moto server, stopped when dropped (and on Ctrl-C) unless [`Moto::detach`]ed;
+/// dropping it also removes its directory, which it owns until then.
 #[derive(Debug)]
 pub struct Moto {
     dir: PathBuf,
@@ -46,7 +47,7 @@ impl Moto {
         let moto = Moto {
             dir: dir.to_path_buf(),
             port,
-            armed: Some(on_interrupt(move || stop_in(&stop_dir))?),
+            armed: Some(on_interrupt(move || stop_and_remove(&stop_dir))?),
         };
         write_port(dir, port)?;
         moto.wait_ready(&process)?;
@@ -65,10 +66,6 @@ impl Moto {
             port,
             armed: None,
         })
-    }
-
-    pub fn port(&self) -> u16 {
-        self.port
     }
 
     /// `http://127.0.0.1:<port>`.
@@ -136,7 +133,7 @@ impl Moto {
 impl Drop for Moto {
     fn drop(&mut self) {
         if self.armed.take().is_some() {
-            stop_in(&self.dir);
+            stop_and_remove(&self.dir);
         }
     }
 }
@@ -147,6 +144,11 @@ pub fn stop_in(dir: &Path) {
         process.stop(Signal::Terminate, STOP_GRACE);
     }
     let _ = std::fs::remove_file(dir.join("moto.port"));
+}
+
+fn stop_and_remove(dir: &Path) {
+    stop_in(dir);
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 fn write_port(dir: &Path, port: u16) -> Result {

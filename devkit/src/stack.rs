@@ -290,11 +290,6 @@ impl Drop for Stack {
     }
 }
 
-/// Whether the stack recorded in `dir` runs.
-pub fn is_running(dir: &Path) -> bool {
-    Stack::attach(dir).is_some()
-}
-
 /// Stops the stack recorded in `dir` (the watcher first, with SIGINT, so it stops the functions
 /// it started; then moto) and removes the directory. Nothing when there is none.
 pub fn stop_dir(dir: &Path) {

@@ -178,7 +178,7 @@ pub fn spawn_error(command: &Command, source: std::io::Error) -> Error {
 }
 
 /// `program arg arg…` for messages.
-pub fn describe(command: &Command) -> String {
+fn describe(command: &Command) -> String {
     std::iter::once(command.get_program())
         .chain(command.get_args())
         .map(|part| part.to_string_lossy().into_owned())

@@ -296,9 +296,9 @@ fn coldstart(ws: &Workspace, mut args: Args) -> Result {
         .transpose()?;
     drop(aws);
 
-    print!("{}", report::details(&ours, settings.deliveries));
+    print!("\n{}", report::details(&ours, settings.deliveries));
     if let Some(hello) = &hello {
-        print!("{}", report::details(hello, settings.deliveries));
+        print!("\n{}", report::details(hello, settings.deliveries));
         print!(
             "\n{}",
             report::targets(&ours, Some(hello), None, settings.deliveries, &[], None)

@@ -1,12 +1,12 @@
-# reply-webhooks: every chore is one target. `make help` lists them.
-# Tools (moto's server, cargo-lambda, zig, cfn-lint, SAM) are installed on first use into the
-# git-ignored .tools/ folder; nothing is installed system-wide.
+# reply-webhooks: every chore is one target, and each runs one `cargo xtask <command>` (the
+# same command works without make; `cargo xtask help` lists them). `make help` lists the targets.
+# Tools (moto's server, cargo-lambda, zig, cfn-lint, SAM, cargo-fuzz) are installed on first use
+# into the git-ignored .tools/ folder by scripts/tools.sh; nothing is installed system-wide.
 
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
 
-export PATH := $(CURDIR)/.tools/venv/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 
 EVENT ?= email_replied
@@ -17,11 +17,11 @@ help: ## List the targets
 
 .PHONY: demo
 demo: ## Run every sample event through the real functions on a local stack, print the outcomes
-	@scripts/stack.sh demo
+	cargo xtask demo
 
 .PHONY: test
 test: ## Everything CI checks: unit, integration (moto), end-to-end and template tests
-	@scripts/test.sh
+	cargo xtask test
 
 .PHONY: build
 build: ## Build the workspace (debug)
@@ -38,43 +38,43 @@ fmt: ## Format the code
 
 .PHONY: tools
 tools: ## Install the pinned local tools into .tools/ (first use only)
-	@scripts/tools.sh
+	scripts/tools.sh
 
 .PHONY: events
 events: ## Regenerate events/apigw/ from events/reply/
-	cargo run -q -p xtask -- events
+	cargo xtask events
 
 .PHONY: local
 local: ## Start the local stack (moto + cargo lambda watch) and keep it running
-	@scripts/stack.sh start
+	cargo xtask local
 
 .PHONY: stop
 stop: ## Stop the local stack
-	@scripts/stack.sh stop
+	cargo xtask stop
 
 .PHONY: invoke
 invoke: ## Invoke a function on the running local stack: make invoke EVENT=email_replied
-	@scripts/stack.sh invoke $(EVENT)
+	cargo xtask invoke $(EVENT)
 
 .PHONY: template
 template: ## Lint template.yaml (cfn-lint, sam validate --lint)
-	@scripts/template.sh lint
+	cargo xtask template
 
 .PHONY: sam-build
 sam-build: ## sam build the three functions
-	@scripts/template.sh build
+	cargo xtask sam-build
 
 .PHONY: package
 package: ## Build the three functions as arm64 Lambda zips and print their sizes
-	@scripts/package.sh
+	cargo xtask package
 
 .PHONY: deploy
 deploy: ## sam build + sam deploy (guided the first time)
-	@scripts/deploy.sh deploy
+	cargo xtask deploy
 
 .PHONY: delete
 delete: ## Delete the deployed stack
-	@scripts/deploy.sh delete
+	cargo xtask delete
 
 .PHONY: subscribe
 subscribe: ## Make Reply's subscriptions match a deployment: make subscribe ARGS='--stack NAME --token ...'
@@ -83,12 +83,12 @@ subscribe: ## Make Reply's subscriptions match a deployment: make subscribe ARGS
 
 .PHONY: load
 load: ## Load test through the real binaries: N=5000 deliveries at C=32, 20 % duplicates
-	@scripts/load.sh
+	cargo xtask load
 
 .PHONY: fuzz
 fuzz: ## Coverage-guided fuzzing of the parser and the core (FUZZ_SECONDS per target)
-	@scripts/fuzz.sh
+	cargo xtask fuzz
 
 .PHONY: bench
-bench: ## criterion benchmarks, cold start, memory and package figures (docs/benchmarks.md)
-	@scripts/bench.sh
+bench: ## Criterion, cold start, CPU and memory against a hello-world, package sizes
+	cargo xtask bench

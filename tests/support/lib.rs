@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
-use webhook_aws::provision::{create_queue, create_table};
+use devkit::provision::{create_queue, create_table};
 use webhook_core::Config;
 use webhook_core::config::vars;
 

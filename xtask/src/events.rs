@@ -9,13 +9,10 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use devkit::{LOCAL_TOKEN, Workspace};
 use reply_payload::{Category, Delivery};
 use serde::Serialize;
 use webhook_core::Routing;
-
-/// The documented token of the local stack: the functions run locally with
-/// `WEBHOOK_TOKENS` holding it, and every sample event carries it.
-pub const LOCAL_TEST_TOKEN: &str = "reply-local-test-token-0001";
 
 const REPLY_DIR: &str = "events/reply";
 const APIGW_DIR: &str = "events/apigw";
@@ -31,34 +28,42 @@ const USER_AGENT: &str = "Reply.io-Webhooks/1.0";
 const TIME: &str = "21/Apr/2026:09:31:10 +0000";
 const TIME_EPOCH_MS: i64 = 1_776_763_870_000;
 
-/// `events [--check]`.
-pub fn run(root: &Path, args: &[String]) -> crate::Result {
-    match args {
-        [] => {
-            let report = write(root)?;
-            println!(
-                "events: {} API Gateway events in {APIGW_DIR}/ ({} rewritten, {} removed)",
-                report.total,
-                report.written.len(),
-                report.removed.len()
-            );
-            Ok(())
+pub const CHORE: crate::Chore = crate::Chore {
+    name: "events",
+    summary: "regenerate events/apigw/ from events/reply/ (--check: fail on drift)",
+    usage: "\
+usage: cargo xtask events [--check]
+
+Writes events/apigw/<type>.json, the API Gateway HTTP API event posting events/reply/<type>.json
+to its category's route with the local token (for cargo lambda invoke --data-file). --check
+writes nothing and fails, naming each file, when events/apigw/ differs from what it would write.",
+    run,
+};
+
+fn run(ws: &Workspace, mut args: crate::args::Args) -> crate::Result {
+    let only_check = args.flag("--check");
+    args.finish()?;
+    let root = ws.root();
+    if only_check {
+        let drift = check(root)?;
+        if drift.is_empty() {
+            println!("events: {APIGW_DIR}/ is up to date with {REPLY_DIR}/");
+            return Ok(());
         }
-        [flag] if flag == "--check" => {
-            let drift = check(root)?;
-            if drift.is_empty() {
-                println!("events: {APIGW_DIR}/ is up to date with {REPLY_DIR}/");
-                Ok(())
-            } else {
-                Err(format!(
-                    "{APIGW_DIR}/ has drifted from {REPLY_DIR}/:\n{}\nrun `make events` (cargo run -p xtask -- events) and commit the result",
-                    drift.join("\n")
-                )
-                .into())
-            }
-        }
-        _ => Err(format!("unexpected arguments {args:?}; usage: events [--check]").into()),
+        return Err(format!(
+            "{APIGW_DIR}/ has drifted from {REPLY_DIR}/:\n{}\nrun `make events` (cargo xtask events) and commit the result",
+            drift.join("\n")
+        )
+        .into());
     }
+    let report = write(root)?;
+    println!(
+        "events: {} API Gateway events in {APIGW_DIR}/ ({} rewritten, {} removed)",
+        report.total,
+        report.written.len(),
+        report.removed.len()
+    );
+    Ok(())
 }
 
 /// The API Gateway events `events/reply/` calls for, keyed by file name (`email_replied.json`).
@@ -267,7 +272,7 @@ impl<'a> HttpApiEvent<'a> {
             version: "2.0",
             route_key: route_key.clone(),
             raw_path: route,
-            raw_query_string: format!("token={LOCAL_TEST_TOKEN}"),
+            raw_query_string: format!("token={LOCAL_TOKEN}"),
             headers: Headers {
                 accept: "*/*",
                 content_length: body.len().to_string(),
@@ -279,9 +284,7 @@ impl<'a> HttpApiEvent<'a> {
                 forwarded_port: "443",
                 forwarded_proto: "https",
             },
-            query_string_parameters: QueryStringParameters {
-                token: LOCAL_TEST_TOKEN,
-            },
+            query_string_parameters: QueryStringParameters { token: LOCAL_TOKEN },
             request_context: RequestContext {
                 account_id: ACCOUNT_ID,
                 api_id: API_ID,
@@ -355,7 +358,7 @@ mod tests {
     use super::*;
 
     fn repo_root() -> PathBuf {
-        crate::workspace_root()
+        Workspace::locate().root().to_path_buf()
     }
 
     /// A scratch copy of `names` from the repo's events/reply/, removed on drop.
@@ -446,7 +449,8 @@ mod tests {
         assert!(all.contains("events/apigw/contact_called.json: missing"));
         assert!(all.contains("events/apigw/old_type.json: stale"));
 
-        let err = run(root, &["--check".to_owned()]).unwrap_err().to_string();
+        let args = crate::args::Args::new(&["--check".to_owned()], CHORE.usage);
+        let err = run(&Workspace::at(root), args).unwrap_err().to_string();
         assert!(
             err.contains("email_bounced.json") && err.contains("make events"),
             "{err}"

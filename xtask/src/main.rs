@@ -1,71 +1,89 @@
-//! Project chores, run as `cargo run -p xtask -- <command> [options]`.
-//!
-//! Each command lives in its own module and exposes `run(root, args)`; this file only
-//! dispatches, so adding a command is one module and one match arm.
+//! The project's chores, one `cargo xtask <command>` each (`make <target>` runs the same).
+//! The machinery they share (tools, processes, moto, the local stack, provisioning) lives in
+//! the `devkit` crate; this binary only reads arguments, runs steps and reports.
 
-mod coldstart;
+mod args;
+mod bench;
 mod demo;
+mod error;
 mod events;
+mod fuzz;
+mod load;
+mod package;
 mod provision;
+mod sam;
+mod stack;
+mod test;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// What every command returns: an error is printed as `xtask <command>: <error>`, exit 1.
-pub type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
+use devkit::Workspace;
 
-/// The value after an option flag (`--table NAME`), or an error naming the flag with the
-/// command's usage.
-pub(crate) fn option_value(
-    args: &mut std::slice::Iter<'_, String>,
-    flag: &str,
-    usage: &str,
-) -> std::result::Result<String, String> {
-    args.next()
-        .cloned()
-        .ok_or_else(|| format!("{flag} needs a value\n\n{usage}"))
+use crate::args::Args;
+pub use crate::error::{Error, Result};
+
+/// A chore: its name, one line for the command list, its usage text and its entry point.
+struct Chore {
+    name: &'static str,
+    summary: &'static str,
+    usage: &'static str,
+    run: fn(&Workspace, Args) -> Result,
 }
 
-const USAGE: &str = "\
-usage: cargo run -p xtask -- <command> [options]
+const CHORES: &[Chore] = &[
+    test::CHORE,
+    demo::CHORE,
+    stack::LOCAL,
+    stack::STOP,
+    stack::STATUS,
+    stack::INVOKE,
+    events::CHORE,
+    provision::CHORE,
+    load::CHORE,
+    bench::BENCH,
+    bench::COLDSTART,
+    fuzz::CHORE,
+    sam::TEMPLATE,
+    sam::SAM_BUILD,
+    package::CHORE,
+    sam::DEPLOY,
+    sam::DELETE,
+];
 
-commands:
-  events           regenerate events/apigw/ from events/reply/
-  events --check   fail (naming each file) if events/apigw/ differs from what it would generate
-  provision        create the local table and queues on AWS_ENDPOINT_URL, print the env
-  demo             run every sample through the running local stack, check SPEC §4
-  coldstart        cold start, latency, CPU and peak RSS of a release function binary (issue 7)
-  help             print this message";
+fn usage() -> String {
+    let mut text = String::from(
+        "usage: cargo xtask <command> [options]   (cargo xtask <command> --help)\n\ncommands:\n",
+    );
+    for chore in CHORES {
+        text.push_str(&format!("  {:<11} {}\n", chore.name, chore.summary));
+    }
+    text
+}
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let Some((command, rest)) = args.split_first() else {
-        eprintln!("{USAGE}");
+    let Some((name, rest)) = args.split_first() else {
+        eprint!("{}", usage());
         return ExitCode::FAILURE;
     };
-    let root = workspace_root();
-    let result = match command.as_str() {
-        "events" => events::run(&root, rest),
-        "provision" => provision::run(&root, rest),
-        "demo" => demo::run(&root, rest),
-        "coldstart" => coldstart::run(&root, rest),
-        "help" | "-h" | "--help" => {
-            println!("{USAGE}");
-            Ok(())
-        }
-        other => Err(format!("unknown command `{other}`\n\n{USAGE}").into()),
+    if matches!(name.as_str(), "help" | "-h" | "--help") {
+        print!("{}", usage());
+        return ExitCode::SUCCESS;
+    }
+    let Some(chore) = CHORES.iter().find(|c| c.name == name) else {
+        eprint!("xtask: unknown command `{name}`\n\n{}", usage());
+        return ExitCode::FAILURE;
     };
-    match result {
+    let args = Args::new(rest, chore.usage);
+    if args.wants_help() {
+        println!("{}", chore.usage);
+        return ExitCode::SUCCESS;
+    }
+    match (chore.run)(&Workspace::locate(), args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("xtask {command}: {err}");
+            eprintln!("xtask {name}: {err}");
             ExitCode::FAILURE
         }
     }
-}
-
-/// The workspace root (xtask lives one level below it), whatever the current directory.
-fn workspace_root() -> PathBuf {
-    let xtask = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    xtask.parent().map(PathBuf::from).unwrap_or(xtask)
 }

@@ -11,7 +11,7 @@ use aws_lambda_events::http::Method;
 use reply_payload::{Delivery, EventType};
 use webhook_core::Routing;
 
-const TOKEN: &str = "reply-local-test-token-0001";
+use devkit::LOCAL_TOKEN as TOKEN;
 
 fn events_dir(sub: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -138,7 +138,7 @@ fn unknown_commands_and_arguments_fail_with_usage() {
 
     let out = xtask(&["events", "--force"]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("usage: events [--check]"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("usage: cargo xtask events [--check]"));
 
     assert!(!xtask(&[]).status.success());
     assert!(xtask(&["help"]).status.success());

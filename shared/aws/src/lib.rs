@@ -4,8 +4,6 @@
 
 pub mod dynamodb;
 mod error;
-#[cfg(feature = "provision")]
-pub mod provision;
 pub mod quarantine;
 pub mod sqs;
 

@@ -1,5 +1,6 @@
-//! Creates the table and queues the functions expect (local stack and tests only; in AWS,
-//! `template.yaml` owns them).
+//! Creates the table and queues the functions expect, for the local stack and the tests (in
+//! AWS, `template.yaml` owns them). Key, TTL attribute, retention periods and the redrive count
+//! come from that template ([`crate::template`]), so local resources match deployed ones.
 //!
 //! Every function is idempotent: a resource that already exists is reused (a queue's
 //! attributes are brought up to date, a table's key schema is checked), so the local stack can
@@ -7,8 +8,8 @@
 //!
 //! ```no_run
 //! # async fn example(dynamodb: &aws_sdk_dynamodb::Client, sqs: &aws_sdk_sqs::Client)
-//! # -> Result<(), webhook_aws::provision::ProvisionError> {
-//! use webhook_aws::provision::{create_queue, create_table};
+//! # -> Result<(), devkit::provision::ProvisionError> {
+//! use devkit::provision::{create_queue, create_table};
 //! create_table(dynamodb, "test-table-1").await?;
 //! let dlq = create_queue(sqs, "test-queue-1-dlq", None).await?;
 //! let queue = create_queue(sqs, "test-queue-1", Some(&dlq.arn)).await?;
@@ -26,25 +27,17 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 
-use crate::dynamodb::{PARTITION_KEY, TTL_ATTRIBUTE};
+use crate::template::{self, TemplateError};
 
-/// The local stack's table (the same name as in `template.yaml`'s local defaults).
+/// The local stack's table.
 pub const LOCAL_TABLE: &str = "reply-webhooks-idempotency";
 /// The local stack's actionable queue.
 pub const LOCAL_ACTIONABLE_QUEUE: &str = "reply-webhooks-actionable";
-/// The local stack's dead-letter queue for the actionable queue.
-pub const LOCAL_DEAD_LETTER_QUEUE: &str = "reply-webhooks-actionable-dlq";
 /// The local stack's quarantine queue.
 pub const LOCAL_QUARANTINE_QUEUE: &str = "reply-webhooks-quarantine";
 /// The local stack's optional activity queue (non-actionable events).
 pub const LOCAL_ACTIVITY_QUEUE: &str = "reply-webhooks-activity";
 
-/// Receives before a message moves to the dead-letter queue (as in `template.yaml`).
-pub const MAX_RECEIVE_COUNT: u32 = 5;
-/// Queues keep messages 7 days (as in `template.yaml`).
-pub const QUEUE_RETENTION_SECONDS: u32 = 604_800;
-/// Dead-letter queues keep messages for the SQS maximum, 14 days (as in `template.yaml`).
-pub const DEAD_LETTER_RETENTION_SECONDS: u32 = 1_209_600;
 /// How long [`create_table`] waits for a new table to become ACTIVE.
 pub const TABLE_ACTIVE_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -65,15 +58,26 @@ pub enum ProvisionError {
     /// The table exists, but not with the key schema the functions need.
     #[error(
         "DynamoDB table `{table}` already exists with key schema {found}; the functions need \
-         partition key `{PARTITION_KEY}` (S) only: delete the table or choose another name"
+         partition key `{expected}` (S) only: delete the table or choose another name"
     )]
-    KeySchema { table: String, found: String },
+    KeySchema {
+        table: String,
+        found: String,
+        expected: String,
+    },
     /// TTL is already enabled on another attribute.
     #[error(
-        "DynamoDB table `{table}` has TTL on `{found}`; the functions write `{TTL_ATTRIBUTE}`: \
+        "DynamoDB table `{table}` has TTL on `{found}`; the functions write `{expected}`: \
          delete the table or choose another name"
     )]
-    TtlAttribute { table: String, found: String },
+    TtlAttribute {
+        table: String,
+        found: String,
+        expected: String,
+    },
+    /// The template does not give the settings to create with.
+    #[error(transparent)]
+    Template(#[from] TemplateError),
     /// An SQS call about the queue failed.
     #[error("SQS queue `{queue}`: {action} failed: {message}")]
     Queue {
@@ -135,26 +139,29 @@ pub struct QueueUrls {
     pub arn: String,
 }
 
-/// Creates the idempotency table: partition key `id` (S), on-demand billing, TTL on
-/// `expiration`. Waits until it is ACTIVE. An existing table with the right key is reused.
+/// Creates the idempotency table as the template defines it: its partition key (S), on-demand
+/// billing, TTL on its TTL attribute. Waits until it is ACTIVE. An existing table with the right
+/// key is reused.
 pub async fn create_table(
     client: &aws_sdk_dynamodb::Client,
     name: &str,
 ) -> Result<(), ProvisionError> {
+    let settings = &template::resources()?.table;
+    let key = settings.partition_key.as_str();
     let created = client
         .create_table()
         .table_name(name)
         .billing_mode(BillingMode::PayPerRequest)
         .attribute_definitions(
             AttributeDefinition::builder()
-                .attribute_name(PARTITION_KEY)
+                .attribute_name(key)
                 .attribute_type(ScalarAttributeType::S)
                 .build()
                 .map_err(|e| build_error_table(name, e))?,
         )
         .key_schema(
             KeySchemaElement::builder()
-                .attribute_name(PARTITION_KEY)
+                .attribute_name(key)
                 .key_type(KeyType::Hash)
                 .build()
                 .map_err(|e| build_error_table(name, e))?,
@@ -168,7 +175,7 @@ pub async fn create_table(
                 .as_service_error()
                 .is_some_and(|e| e.is_resource_in_use_exception()) =>
         {
-            check_key_schema(client, name).await?;
+            check_key_schema(client, name, key).await?;
         }
         Err(err) => return Err(ProvisionError::table(name, "CreateTable", err)),
     }
@@ -185,7 +192,7 @@ pub async fn create_table(
             source: Box::new(err),
         })?;
 
-    enable_ttl(client, name).await
+    enable_ttl(client, name, &settings.ttl_attribute).await
 }
 
 fn build_error_table(name: &str, err: aws_sdk_dynamodb::error::BuildError) -> ProvisionError {
@@ -200,6 +207,7 @@ fn build_error_table(name: &str, err: aws_sdk_dynamodb::error::BuildError) -> Pr
 async fn check_key_schema(
     client: &aws_sdk_dynamodb::Client,
     name: &str,
+    key: &str,
 ) -> Result<(), ProvisionError> {
     let described = client
         .describe_table()
@@ -223,9 +231,9 @@ async fn check_key_schema(
             .map(|d| d.attribute_type().as_str().to_owned())
     };
     let expected = keys.len() == 1
-        && keys[0].attribute_name() == PARTITION_KEY
+        && keys[0].attribute_name() == key
         && keys[0].key_type() == &KeyType::Hash
-        && key_type_of(PARTITION_KEY).as_deref() == Some("S");
+        && key_type_of(key).as_deref() == Some("S");
     if expected {
         return Ok(());
     }
@@ -244,10 +252,15 @@ async fn check_key_schema(
     Err(ProvisionError::KeySchema {
         table: name.to_owned(),
         found,
+        expected: key.to_owned(),
     })
 }
 
-async fn enable_ttl(client: &aws_sdk_dynamodb::Client, name: &str) -> Result<(), ProvisionError> {
+async fn enable_ttl(
+    client: &aws_sdk_dynamodb::Client,
+    name: &str,
+    ttl_attribute: &str,
+) -> Result<(), ProvisionError> {
     let current = client
         .describe_time_to_live()
         .table_name(name)
@@ -260,11 +273,12 @@ async fn enable_ttl(client: &aws_sdk_dynamodb::Client, name: &str) -> Result<(),
             Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
         );
         match ttl.attribute_name() {
-            Some(attribute) if on && attribute == TTL_ATTRIBUTE => return Ok(()),
+            Some(attribute) if on && attribute == ttl_attribute => return Ok(()),
             Some(attribute) if on => {
                 return Err(ProvisionError::TtlAttribute {
                     table: name.to_owned(),
                     found: attribute.to_owned(),
+                    expected: ttl_attribute.to_owned(),
                 });
             }
             _ => {}
@@ -272,7 +286,7 @@ async fn enable_ttl(client: &aws_sdk_dynamodb::Client, name: &str) -> Result<(),
     }
     let spec = TimeToLiveSpecification::builder()
         .enabled(true)
-        .attribute_name(TTL_ATTRIBUTE)
+        .attribute_name(ttl_attribute)
         .build()
         .map_err(|err| ProvisionError::Table {
             table: name.to_owned(),
@@ -291,13 +305,16 @@ async fn enable_ttl(client: &aws_sdk_dynamodb::Client, name: &str) -> Result<(),
 }
 
 /// Creates a queue (a FIFO queue when `name` ends in `.fifo`), optionally with a redrive
-/// policy to `dead_letter` (its ARN, or its URL) after [`MAX_RECEIVE_COUNT`] receives.
-/// An existing queue is reused and its redrive policy brought up to date.
+/// policy to `dead_letter` (its ARN, or its URL) after the template's `maxReceiveCount`
+/// receives, and the template's retention (a dead-letter queue's when `name` is one,
+/// [`dead_letter_name`]). An existing queue is reused and its attributes brought up to date.
 pub async fn create_queue(
     client: &aws_sdk_sqs::Client,
     name: &str,
     dead_letter: Option<&str>,
 ) -> Result<QueueUrls, ProvisionError> {
+    let resources = template::resources()?;
+    let settings = &resources.queues;
     let mut attributes = HashMap::new();
     if let Some(target) = dead_letter {
         let arn = if target.starts_with("arn:") {
@@ -307,14 +324,16 @@ pub async fn create_queue(
         };
         let policy = serde_json::json!({
             "deadLetterTargetArn": arn,
-            "maxReceiveCount": MAX_RECEIVE_COUNT.to_string(),
+            "maxReceiveCount": settings.max_receive_count.to_string(),
         });
         attributes.insert(QueueAttributeName::RedrivePolicy, policy.to_string());
     }
     let retention = if is_dead_letter_name(name) {
-        DEAD_LETTER_RETENTION_SECONDS
+        settings.dead_letter_retention_seconds
+    } else if is_quarantine_name(name) {
+        resources.quarantine_retention_seconds
     } else {
-        QUEUE_RETENTION_SECONDS
+        settings.retention_seconds
     };
     attributes.insert(
         QueueAttributeName::MessageRetentionPeriod,
@@ -388,6 +407,10 @@ pub fn dead_letter_name(name: &str) -> String {
     }
 }
 
+fn is_quarantine_name(name: &str) -> bool {
+    name.ends_with("-quarantine")
+}
+
 fn is_dead_letter_name(name: &str) -> bool {
     name.strip_suffix(".fifo").unwrap_or(name).ends_with("-dlq")
 }
@@ -451,7 +474,7 @@ impl StackNames {
 
 /// What [`provision`] created.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Stack {
+pub struct Provisioned {
     pub table: String,
     pub actionable: QueueUrls,
     pub dead_letter: QueueUrls,
@@ -460,7 +483,7 @@ pub struct Stack {
     pub activity_dead_letter: Option<QueueUrls>,
 }
 
-impl Stack {
+impl Provisioned {
     /// The configuration variables pointing the functions at these resources.
     pub fn env(&self) -> Vec<(&'static str, String)> {
         use webhook_core::config::vars;
@@ -482,7 +505,7 @@ pub async fn provision(
     dynamodb: &aws_sdk_dynamodb::Client,
     sqs: &aws_sdk_sqs::Client,
     names: &StackNames,
-) -> Result<Stack, ProvisionError> {
+) -> Result<Provisioned, ProvisionError> {
     create_table(dynamodb, &names.table).await?;
     let (actionable, dead_letter) =
         create_queue_with_dead_letter(sqs, &names.actionable_queue).await?;
@@ -494,7 +517,7 @@ pub async fn provision(
         }
         None => (None, None),
     };
-    Ok(Stack {
+    Ok(Provisioned {
         table: names.table.clone(),
         actionable,
         dead_letter,
@@ -514,7 +537,7 @@ mod tests {
         assert_eq!(dead_letter_name("q.fifo"), "q-dlq.fifo");
         assert_eq!(
             dead_letter_name(LOCAL_ACTIONABLE_QUEUE),
-            LOCAL_DEAD_LETTER_QUEUE
+            "reply-webhooks-actionable-dlq"
         );
         assert!(is_dead_letter_name("q-dlq.fifo"));
         assert!(!is_dead_letter_name("q.fifo"));

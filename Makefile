@@ -81,6 +81,10 @@ subscribe: ## Make Reply's subscriptions match a deployment: make subscribe ARGS
 	@echo "==> reply-webhooks subscribe (cargo run --bin reply-webhooks; the first run builds it)" >&2
 	@cargo run -q --bin reply-webhooks -- subscribe $(ARGS)
 
+.PHONY: replay
+replay: ## Feed quarantined deliveries back through the pipeline: make replay [ARGS='--stack NAME --dry-run']
+	cargo xtask replay $(ARGS)
+
 .PHONY: load
 load: ## Load test through the real binaries: N=5000 deliveries at C=32, 20 % duplicates
 	cargo xtask load

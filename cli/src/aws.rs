@@ -37,6 +37,13 @@ pub struct Record {
     pub received_at: DateTime<Utc>,
 }
 
+/// What a deployed stack publishes: its outputs and its parameter values, by key.
+#[derive(Debug, Clone, Default)]
+pub struct StackDescription {
+    pub outputs: HashMap<String, String>,
+    pub parameters: HashMap<String, String>,
+}
+
 /// The key prefix of every record.
 const KEY_PREFIX: &str = "reply#";
 
@@ -57,6 +64,11 @@ impl Aws {
 
     /// The outputs of a CloudFormation stack, by key.
     pub fn stack_outputs(&self, stack: &str) -> Result<HashMap<String, String>, AwsError> {
+        Ok(self.describe_stack(stack)?.outputs)
+    }
+
+    /// The outputs and the parameter values of a CloudFormation stack.
+    pub fn describe_stack(&self, stack: &str) -> Result<StackDescription, AwsError> {
         let client = aws_sdk_cloudformation::Client::new(&self.config);
         let answer = self
             .runtime
@@ -64,17 +76,41 @@ impl Aws {
             .map_err(|err| {
                 aws_error(
                     format!(
-                        "cannot read the outputs of stack {stack:?} (check its name, AWS_REGION and your credentials)"
+                        "cannot describe stack {stack:?} (check its name, AWS_REGION and your credentials)"
                     ),
                     err,
                 )
             })?;
-        Ok(answer
-            .stacks()
+        let stacks = answer.stacks();
+        let outputs = stacks
             .iter()
             .flat_map(|s| s.outputs())
             .filter_map(|o| Some((o.output_key()?.to_owned(), o.output_value()?.to_owned())))
-            .collect())
+            .collect();
+        let parameters = stacks
+            .iter()
+            .flat_map(|s| s.parameters())
+            .filter_map(|p| {
+                Some((
+                    p.parameter_key()?.to_owned(),
+                    p.parameter_value()?.to_owned(),
+                ))
+            })
+            .collect();
+        Ok(StackDescription {
+            outputs,
+            parameters,
+        })
+    }
+
+    /// The SDK configuration, for clients this module does not wrap.
+    pub fn config(&self) -> &SdkConfig {
+        &self.config
+    }
+
+    /// Runs `future` on the command's runtime.
+    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
     }
 
     /// The text of a Secrets Manager secret.

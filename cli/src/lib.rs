@@ -8,6 +8,7 @@
 mod aws;
 #[cfg(feature = "fake")]
 pub mod demo;
+pub mod replay;
 mod stack;
 pub mod subscribe;
 mod test_deliveries;
@@ -58,6 +59,9 @@ enum Command {
     /// Make Reply's webhook subscriptions match this deployment: create what is missing,
     /// update what differs, re-enable what is disabled, delete our stale ones (--prune).
     Subscribe(subscribe::Args),
+    /// Feed the deliveries kept in the quarantine queue back through the pipeline once their
+    /// cause is fixed: what is now processed is deleted from the queue, the rest stays.
+    Replay(replay::Args),
 }
 
 /// Parses `args` (the program name first) and runs the subcommand, printing to stdout and
@@ -84,6 +88,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>, env: Env<'_>) -> Exit {
     init_logging();
     match cli.command {
         Command::Subscribe(args) => subscribe::run(args, env),
+        Command::Replay(args) => replay::run(args, env),
     }
 }
 

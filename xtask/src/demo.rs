@@ -90,7 +90,9 @@ fn run(ws: &Workspace, mut args: Args) -> crate::Result {
         queue_url,
         aws: stack.moto().clone(),
     };
-    let outcome = demo(ws.root(), &target, &token).and_then(|()| subscribe(ws, &stack));
+    let outcome = demo(ws.root(), &target, &token)
+        .and_then(|()| crate::replay::demo(ws, &stack, &token))
+        .and_then(|()| subscribe(ws, &stack));
     if outcome.is_err() {
         note(format!(
             "the functions' log: tail of {}{}",

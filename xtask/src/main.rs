@@ -11,6 +11,7 @@ mod fuzz;
 mod load;
 mod package;
 mod provision;
+mod replay;
 mod sam;
 mod stack;
 mod test;
@@ -39,6 +40,7 @@ const CHORES: &[Chore] = &[
     stack::INVOKE,
     events::CHORE,
     provision::CHORE,
+    replay::CHORE,
     load::CHORE,
     bench::BENCH,
     bench::COLDSTART,

@@ -12,16 +12,20 @@ use crate::package::{Arch, aarch64_std_installed, elf_arch, ensure_aarch64_std};
 use crate::{Chore, Error, Result};
 
 const TEMPLATE_FILE: &str = "template.yaml";
+/// The CloudFormation snippets docs/deploy.md gives for wiring the functions to an existing
+/// REST API or load balancer: linted like the template, so the docs cannot rot.
+const WIRING_FILES: [&str; 2] = ["docs/wiring/rest-api.yaml", "docs/wiring/alb.yaml"];
 const CONFIG_FILE: &str = "samconfig.toml";
 
 pub const TEMPLATE: Chore = Chore {
     name: "template",
-    summary: "lint template.yaml (cfn-lint, sam validate --lint)",
+    summary: "lint template.yaml and docs/wiring/ (cfn-lint, sam validate --lint)",
     usage: "\
 usage: cargo xtask template
 
-cfn-lint template.yaml, then sam validate (the SAM transform) and sam validate --lint; any
-error or warning fails. Installs cfn-lint and the SAM CLI into .tools/ on first use.",
+cfn-lint template.yaml and the wiring snippets of docs/wiring/, then sam validate (the SAM
+transform) and sam validate --lint; any error or warning fails. Installs cfn-lint and the SAM
+CLI into .tools/ on first use.",
     run: template,
 };
 
@@ -90,6 +94,14 @@ pub fn lint(ws: &Workspace) -> Result {
         ws,
         sam_command(ws, "cfn-lint").args(["--non-zero-exit-code", "warning", "--", TEMPLATE_FILE]),
         &format!("cfn-lint found errors or warnings in {TEMPLATE_FILE} (listed above)"),
+    )?;
+    say(format!("cfn-lint {}", WIRING_FILES.join(" ")));
+    run_or(
+        ws,
+        sam_command(ws, "cfn-lint")
+            .args(["--non-zero-exit-code", "warning", "--"])
+            .args(WIRING_FILES),
+        "cfn-lint found errors or warnings in docs/wiring/ (listed above)",
     )?;
     say("sam validate (the SAM transform) and sam validate --lint");
     run_or(

@@ -23,7 +23,7 @@ use webhook_core::config::{MAX_BODY_BYTES_LIMIT, MIN_TTL_SECONDS, vars};
 /// The method of each route: ANY, so the function answers every method itself.
 const ROUTE_METHOD: &str = "ANY";
 
-/// The only AWS actions the functions perform (SPEC §5, §6).
+/// The only AWS actions the functions perform: the claim, completion and release of a record, one message per event.
 const DYNAMODB_ACTIONS: [&str; 4] = [
     "dynamodb:PutItem",
     "dynamodb:GetItem",
@@ -303,7 +303,7 @@ fn the_api_has_exactly_the_three_category_routes() {
             (method, path)
         })
         .collect();
-    // ANY, so a non-POST reaches the function and gets SPEC §4's 405, not API Gateway's 404.
+    // ANY, so a non-POST reaches the function and gets its 405, not API Gateway's 404.
     let expected: BTreeSet<(String, String)> = Category::ALL
         .iter()
         .map(|c| (ROUTE_METHOD.to_owned(), c.route().to_owned()))

@@ -1,8 +1,8 @@
 //! What the chores (`cargo xtask …`) and the integration tests share, so each piece of
 //! machinery exists once: where the pinned tools live, background processes that never outlive
-//! their command, moto's server, the local stack (moto plus the functions under
-//! `cargo lambda watch`), and the local table and queues, whose settings come from
-//! `template.yaml`.
+//! their command, moto's server, the strict AWS proxy, the local stack (moto behind the proxy,
+//! plus the functions under `cargo lambda watch`), and the local table and queues, whose
+//! settings come from `template.yaml`.
 //!
 //! Development only: no function binary depends on this crate. Every server binds 127.0.0.1.
 
@@ -16,6 +16,7 @@ pub mod moto;
 pub mod ports;
 pub mod process;
 pub mod provision;
+pub mod proxy;
 pub mod routes;
 pub mod stack;
 pub mod template;

@@ -1,8 +1,8 @@
 //! What the chores (`cargo xtask …`) and the integration tests share, so each piece of
 //! machinery exists once: where the pinned tools live, background processes that never outlive
 //! their command, moto's server, the strict AWS proxy, the local stack (moto behind the proxy,
-//! plus the functions under `cargo lambda watch`), and the local table and queues, whose
-//! settings come from `template.yaml`.
+//! plus the functions under `cargo lambda watch`), the local table and queues, whose settings
+//! come from `template.yaml`, and the Lambda event of every way AWS delivers HTTP.
 //!
 //! Development only: no function binary depends on this crate. Every server binds 127.0.0.1.
 
@@ -11,6 +11,7 @@ pub mod error;
 pub mod http;
 pub mod ids;
 pub mod interrupt;
+pub mod lambda_event;
 pub mod local_aws;
 pub mod moto;
 pub mod ports;

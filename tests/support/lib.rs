@@ -13,6 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
+use devkit::lambda_event::{Encoding, HttpRequest, Source};
 use devkit::provision::{create_queue, create_table};
 use devkit::proxy::Proxy;
 use webhook_core::Config;
@@ -277,25 +278,23 @@ pub fn body(event_id: &str, event_type: &str) -> String {
     .to_string()
 }
 
-/// An HTTP API (payload 2.0) event: `method` on `route` with `query` and `body`.
+/// An HTTP API (payload 2.0) event: `method` on `route` with `query` and `body`; `base64`
+/// marks the body base64-encoded (the caller encodes it).
 pub fn http_event(method: &str, route: &str, query: &str, body: &str, base64: bool) -> String {
-    serde_json::json!({
-        "version": "2.0",
-        "routeKey": format!("ANY {route}"),
-        "rawPath": route,
-        "rawQueryString": query,
-        "headers": {"content-type": "application/json"},
-        "requestContext": {
-            "accountId": "123456789012", "apiId": "local", "domainName": "localhost",
-            "domainPrefix": "localhost", "requestId": "test", "routeKey": format!("ANY {route}"),
-            "stage": "$default", "time": "30/Nov/2026:12:00:00 +0000", "timeEpoch": 0,
-            "http": {"method": method, "path": route, "protocol": "HTTP/1.1",
-                     "sourceIp": "127.0.0.1", "userAgent": "test"}
-        },
-        "body": body,
-        "isBase64Encoded": base64
-    })
-    .to_string()
+    Source::HttpApiV2
+        .event(&HttpRequest {
+            method: method.to_owned(),
+            path: route.to_owned(),
+            query: query.to_owned(),
+            headers: vec![("content-type".to_owned(), "application/json".to_owned())],
+            body: body.as_bytes().to_vec(),
+            encoding: if base64 {
+                Encoding::MarkedOnly
+            } else {
+                Encoding::Auto
+            },
+        })
+        .to_string()
 }
 
 /// A function's answer: status, headers and JSON body.

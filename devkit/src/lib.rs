@@ -2,11 +2,13 @@
 //! machinery exists once: where the pinned tools live, background processes that never outlive
 //! their command, moto's server, the strict AWS proxy, the local stack (moto behind the proxy,
 //! plus the functions under `cargo lambda watch`), the local table and queues, whose settings
-//! come from `template.yaml`, and the Lambda event of every way AWS delivers HTTP.
+//! come from `template.yaml`, and the contract suite: its case file, the Lambda event of every
+//! source, and the real binaries as a backend.
 //!
 //! Development only: no function binary depends on this crate. Every server binds 127.0.0.1.
 
 pub mod console;
+pub mod contract;
 pub mod error;
 pub mod http;
 pub mod ids;

@@ -1,6 +1,6 @@
 //! Helpers for the integration tests: per-test tables and queues on moto's server (started by
-//! `make test`) behind a strict proxy of their own, and readers for what the functions left
-//! there.
+//! `make test`) behind a strict proxy of their own, readers for what the functions left there,
+//! and the in-memory and moto backends of the contract suite (`backends`).
 //!
 //! Tests reach moto only through the real AWS SDK, configured by the standard variables
 //! (`AWS_ENDPOINT_URL`, `AWS_REGION`, dummy credentials) exactly as the functions are, and
@@ -18,6 +18,8 @@ use devkit::provision::{create_queue, create_table};
 use devkit::proxy::Proxy;
 use webhook_core::Config;
 use webhook_core::config::vars;
+
+pub mod backends;
 
 /// The documented local test token (events/apigw/ carries it).
 pub const TOKEN: &str = devkit::LOCAL_TOKEN;

@@ -17,14 +17,28 @@ const DEFAULT_TTL_SECONDS: u64 = 604_800;
 /// How far a record's `expiration` may be from received + TTL (clock skew, slow runs).
 const EXPIRATION_SLACK_SECONDS: u64 = 600;
 
-/// Checks `raw`, a function's answer to the prepared request; its status and JSON body, or
-/// every way it differs from the expectation.
-pub fn check_answer(prepared: &Prepared<'_>, raw: &Value) -> Result<(u16, Value), Vec<String>> {
+/// What a function answered, as far as it could be read, and every way it differs from the
+/// expectation.
+#[derive(Debug, Clone, Default)]
+pub struct Checked {
+    pub status: Option<u16>,
+    /// The JSON body (`null` when there is none).
+    pub body: Value,
+    pub failures: Vec<String>,
+}
+
+/// Checks `raw`, a function's answer to the prepared request.
+pub fn check_answer(prepared: &Prepared<'_>, raw: &Value) -> Checked {
     let expect = prepared.expect;
-    let answer = prepared
-        .source
-        .answer(raw)
-        .map_err(|e| vec![e.to_string()])?;
+    let answer = match prepared.source.answer(raw) {
+        Ok(answer) => answer,
+        Err(shape) => {
+            return Checked {
+                failures: vec![shape.to_string()],
+                ..Checked::default()
+            };
+        }
+    };
     let mut failures = Vec::new();
     let mut fail = |problem: String| failures.push(problem);
     if raw.to_string().contains(LOCAL_TOKEN) {
@@ -45,7 +59,11 @@ pub fn check_answer(prepared: &Prepared<'_>, raw: &Value) -> Result<(u16, Value)
     }
     let Ok(body) = serde_json::from_str::<Value>(&answer.body) else {
         fail(format!("the body is not JSON: {}", answer.body));
-        return Err(failures);
+        return Checked {
+            status: Some(answer.status),
+            body: Value::Null,
+            failures,
+        };
     };
     if answer.status != expect.status {
         fail(format!(
@@ -110,10 +128,10 @@ pub fn check_answer(prepared: &Prepared<'_>, raw: &Value) -> Result<(u16, Value)
             ));
         }
     }
-    if failures.is_empty() {
-        Ok((answer.status, body))
-    } else {
-        Err(failures)
+    Checked {
+        status: Some(answer.status),
+        body,
+        failures,
     }
 }
 
@@ -137,15 +155,17 @@ pub fn check_effects(prepared: &Prepared<'_>, effects: &Effects) -> Vec<String> 
         failures.extend(check_record(prepared, record, &received, effects));
     }
 
-    let queues: Vec<&str> = effects.messages.iter().map(|m| m.queue.as_str()).collect();
-    let expected: &[Queue] = match expect.sent {
-        Queue::None => &[],
-        ref one => std::slice::from_ref(one),
-    };
-    if queues != expected.iter().map(|q| q.as_str()).collect::<Vec<_>>() {
+    let sent: Vec<Queue> = effects.messages.iter().map(|m| m.queue).collect();
+    let expected: Vec<Queue> = [expect.sent]
+        .into_iter()
+        .filter(|q| *q != Queue::None)
+        .collect();
+    if sent != expected {
+        let names = |queues: &[Queue]| queues.iter().map(|q| q.as_str()).collect::<Vec<_>>();
         failures.push(format!(
-            "sent to {queues:?}, expected {:?}",
-            expected.iter().map(|q| q.as_str()).collect::<Vec<_>>()
+            "sent to {:?}, expected {:?}",
+            names(&sent),
+            names(&expected)
         ));
         return failures;
     }

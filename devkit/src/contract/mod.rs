@@ -26,7 +26,7 @@ use webhook_core::record::{ClaimToken, EpochMillis, EpochSeconds, NewRecord, Rec
 use webhook_core::validation::validation_hash;
 
 pub use case::{Case, CaseError, ClaimState, Expect, Queue, RecordState, Setup, Step, load};
-pub use check::{check_answer, check_effects};
+pub use check::{Checked, check_answer, check_effects};
 pub use stack::{StackBackend, message_of, record_of};
 
 use crate::LOCAL_TOKEN;
@@ -336,13 +336,10 @@ pub async fn run_case<B: Backend>(backend: &mut B, prepared: &Prepared<'_>) -> R
             return ran;
         }
     };
-    match check_answer(prepared, &answer) {
-        Ok((status, body)) => {
-            ran.status = Some(status);
-            ran.body = body;
-        }
-        Err(failures) => ran.failures.extend(failures),
-    }
+    let checked = check_answer(prepared, &answer);
+    ran.status = checked.status;
+    ran.body = checked.body;
+    ran.failures.extend(checked.failures);
     match backend.effects(&probe).await {
         Ok(effects) => {
             ran.failures.extend(check_effects(prepared, &effects));

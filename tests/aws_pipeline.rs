@@ -1,11 +1,12 @@
 //! The pipeline on DynamoDB and SQS over the real wire protocol (moto's server, started by
-//! `make test`), driven through the Lambda handler with HTTP API events: the HTTP contract,
-//! duplicates and concurrency, dependency failures, FIFO, and the message schema.
+//! `make test`, behind each fixture's strict proxy), driven through the Lambda handler with
+//! HTTP API events: what is not one row of the HTTP contract (tests/contract.rs runs those):
+//! concurrency, a claim taken over after its deadline, dependencies down, FIFO ids, and the
+//! published message schemas.
 
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use base64::Engine;
 use reply_payload::Category;
 use reply_webhooks_tests::{
     Fixture, Queues, TOKEN, body, deadline_in, http_event, invoke_at, require_moto,
@@ -13,7 +14,6 @@ use reply_webhooks_tests::{
 use serde_json::{Value, json};
 use webhook_aws::DynamoDbStore;
 use webhook_core::Config;
-use webhook_core::config::vars;
 use webhook_lambda::{AwsPipeline, aws_pipeline};
 
 fn pipeline(f: &Fixture, function: Category, config: Config) -> AwsPipeline {
@@ -59,56 +59,6 @@ fn num(item: &std::collections::HashMap<String, AttributeValue>, name: &str) -> 
 
 fn now_secs() -> u64 {
     deadline_in(Duration::ZERO) / 1000
-}
-
-#[tokio::test]
-async fn new_actionable_event_is_stored_completed_and_sent_once_with_the_body_unchanged() {
-    require_moto!();
-    let f = Fixture::new("actionable", Queues::default()).await;
-    let p = pipeline(&f, Category::Email, f.config(&[]));
-    let sent = body("aws-1", "email_replied");
-    let (status, answer) = invoke(&p, post("/webhooks/email", &sent)).await;
-    assert_eq!(status, 200);
-    assert_eq!(
-        answer,
-        json!({"status": "accepted", "event_id": "aws-1", "enqueued": true})
-    );
-
-    let item = f.record("aws-1").await.expect("a record");
-    assert_eq!(s(&item, "id"), "reply#aws-1");
-    assert_eq!(s(&item, "status"), "COMPLETED");
-    let ttl = num(&item, "expiration");
-    assert!(
-        ttl.abs_diff(now_secs() + 604_800) < 60,
-        "expiration in epoch seconds: {ttl}"
-    );
-    assert!(!item.contains_key("in_progress_expiration"));
-    assert_eq!(s(&item, "validation").len(), 64);
-    assert_eq!(s(&item, "event_type"), "email_replied");
-    assert_eq!(s(&item, "category"), "email");
-    assert!(s(&item, "received_at").ends_with('Z'));
-    assert_eq!(item.get("enqueued"), Some(&AttributeValue::Bool(true)));
-
-    let messages = f.drain(&f.actionable_queue_url).await;
-    assert_eq!(messages.len(), 1);
-    let message = &messages[0];
-    assert_eq!(Some(s(&item, "message_id").as_str()), message.message_id());
-    let message_body = message.body().unwrap();
-    assert!(
-        message_body.ends_with(&format!(",\"payload\":{sent}}}")),
-        "payload is the body byte for byte"
-    );
-    let attributes = message.message_attributes().unwrap();
-    for (name, value) in [
-        ("event_type", "email_replied"),
-        ("category", "email"),
-        ("contact_id", "12345"),
-        ("team_id", "100"),
-    ] {
-        let attribute = &attributes[name];
-        assert_eq!(attribute.data_type(), "String");
-        assert_eq!(attribute.string_value(), Some(value));
-    }
 }
 
 #[tokio::test]
@@ -205,69 +155,6 @@ async fn quarantine_messages_validate_against_the_published_json_schema() {
 }
 
 #[tokio::test]
-async fn non_actionable_event_is_stored_completed_in_one_request_and_not_sent() {
-    require_moto!();
-    let f = Fixture::new("passive", Queues::default()).await;
-    let p = pipeline(&f, Category::Email, f.config(&[]));
-    let (status, answer) =
-        invoke(&p, post("/webhooks/email", &body("aws-2", "email_opened"))).await;
-    assert_eq!(
-        (status, answer),
-        (
-            200,
-            json!({"status": "accepted", "event_id": "aws-2", "enqueued": false})
-        )
-    );
-    let item = f.record("aws-2").await.unwrap();
-    assert_eq!(s(&item, "status"), "COMPLETED");
-    assert_eq!(item.get("enqueued"), Some(&AttributeValue::Bool(false)));
-    assert!(!item.contains_key("message_id"));
-    assert!(f.drain(&f.actionable_queue_url).await.is_empty());
-}
-
-#[tokio::test]
-async fn non_actionable_event_goes_to_the_activity_queue_when_one_is_configured() {
-    require_moto!();
-    let f = Fixture::new(
-        "activity",
-        Queues {
-            activity: true,
-            ..Queues::default()
-        },
-    )
-    .await;
-    let p = pipeline(&f, Category::Linkedin, f.config(&[]));
-    let (_, answer) = invoke(
-        &p,
-        post(
-            "/webhooks/linkedin",
-            &body("aws-3", "linkedin_message_sent"),
-        ),
-    )
-    .await;
-    assert_eq!(answer["enqueued"], true);
-    let activity = f.activity_queue_url.clone().unwrap();
-    assert_eq!(f.drain(&activity).await.len(), 1);
-    assert!(f.drain(&f.actionable_queue_url).await.is_empty());
-}
-
-#[tokio::test]
-async fn sequential_duplicate_is_200_duplicate_and_sends_nothing_more() {
-    require_moto!();
-    let f = Fixture::new("duplicate", Queues::default()).await;
-    let p = pipeline(&f, Category::Email, f.config(&[]));
-    let b = body("aws-4", "email_bounced");
-    invoke(&p, post("/webhooks/email", &b)).await;
-    let (status, answer) = invoke(&p, post("/webhooks/email", &b)).await;
-    assert_eq!(
-        (status, answer),
-        (200, json!({"status": "duplicate", "event_id": "aws-4"}))
-    );
-    assert_eq!(f.drain(&f.actionable_queue_url).await.len(), 1);
-    assert_eq!(f.record_count().await, 1);
-}
-
-#[tokio::test]
 async fn twenty_concurrent_deliveries_of_one_event_give_one_message_and_one_record() {
     require_moto!();
     let f = Fixture::new("concurrent", Queues::default()).await;
@@ -289,29 +176,6 @@ async fn twenty_concurrent_deliveries_of_one_event_give_one_message_and_one_reco
     }
     assert_eq!(f.drain(&f.actionable_queue_url).await.len(), 1);
     assert_eq!(f.record_count().await, 1);
-}
-
-#[tokio::test]
-async fn same_id_with_a_different_body_is_quarantined() {
-    require_moto!();
-    let f = Fixture::new("mismatch", Queues::default()).await;
-    let p = pipeline(&f, Category::Email, f.config(&[]));
-    invoke(&p, post("/webhooks/email", &body("aws-6", "email_replied"))).await;
-    let other = body("aws-6", "email_auto_reply");
-    let (status, answer) = invoke(&p, post("/webhooks/email", &other)).await;
-    assert_eq!(status, 202);
-    assert_eq!(
-        (answer["status"].as_str(), answer["reason"].as_str()),
-        (Some("quarantined"), Some("payload_mismatch"))
-    );
-    assert_eq!(f.drain(&f.actionable_queue_url).await.len(), 1);
-    let kept = f.drain(&f.quarantine_queue_url).await;
-    let kept: Value = serde_json::from_str(kept[0].body().unwrap()).unwrap();
-    assert_eq!(kept["body"], other.as_str());
-    assert_eq!(
-        s(&f.record("aws-6").await.unwrap(), "event_type"),
-        "email_replied"
-    );
 }
 
 #[tokio::test]
@@ -451,175 +315,5 @@ async fn fifo_queue_gets_group_and_deduplication_ids() {
     assert_eq!(
         system.get(&A::MessageDeduplicationId).map(String::as_str),
         Some("aws-11")
-    );
-}
-
-#[tokio::test]
-async fn wrong_route_is_processed_under_its_own_category_with_a_warning() {
-    require_moto!();
-    let f = Fixture::new("wrong-route", Queues::default()).await;
-    let p = pipeline(&f, Category::Email, f.config(&[]));
-    let (status, answer) = invoke(
-        &p,
-        post(
-            "/webhooks/email",
-            &body("aws-12", "linkedin_message_replied"),
-        ),
-    )
-    .await;
-    assert_eq!(status, 200);
-    assert_eq!(
-        answer,
-        json!({"status": "accepted", "event_id": "aws-12", "enqueued": true, "warning": "wrong_route", "route": "/webhooks/linkedin"})
-    );
-    assert_eq!(
-        s(&f.record("aws-12").await.unwrap(), "category"),
-        "linkedin"
-    );
-    let messages = f.drain(&f.actionable_queue_url).await;
-    assert_eq!(
-        messages[0].message_attributes().unwrap()["category"].string_value(),
-        Some("linkedin")
-    );
-}
-
-#[tokio::test]
-async fn unknown_type_is_recorded_and_forwarded_with_its_raw_type() {
-    require_moto!();
-    let f = Fixture::new("unknown", Queues::default()).await;
-    let p = pipeline(&f, Category::Linkedin, f.config(&[]));
-    let (status, answer) = invoke(
-        &p,
-        post(
-            "/webhooks/linkedin",
-            &body("aws-13", "LinkedinInmailBounced"),
-        ),
-    )
-    .await;
-    assert_eq!((status, answer["enqueued"].clone()), (200, json!(true)));
-    assert_eq!(
-        s(&f.record("aws-13").await.unwrap(), "event_type"),
-        "LinkedinInmailBounced"
-    );
-    let messages = f.drain(&f.actionable_queue_url).await;
-    let message: Value = serde_json::from_str(messages[0].body().unwrap()).unwrap();
-    assert_eq!(
-        (message["event_type"].clone(), message["known_type"].clone()),
-        (json!("LinkedinInmailBounced"), json!(false))
-    );
-}
-
-#[tokio::test]
-async fn refused_and_quarantined_requests_answer_their_status_and_write_no_record() {
-    require_moto!();
-    let f = Fixture::new("refused", Queues::default()).await;
-    let p = pipeline(
-        &f,
-        Category::Email,
-        f.config(&[(vars::MAX_BODY_BYTES, "4096")]),
-    );
-    let good = body("aws-14", "email_replied");
-    let big = format!(
-        r#"{{"event":{{"id":"aws-15","type":"email_replied"}},"pad":"{}"}}"#,
-        "x".repeat(4096)
-    );
-    let token = format!("token={TOKEN}");
-    let cases = [
-        (
-            http_event("POST", "/webhooks/email", "", &good, false),
-            401,
-            "unauthorized",
-        ),
-        (
-            http_event(
-                "POST",
-                "/webhooks/email",
-                "token=not-the-right-token",
-                &good,
-                false,
-            ),
-            401,
-            "unauthorized",
-        ),
-        (
-            http_event(
-                "POST",
-                "/webhooks/email",
-                &format!("{token}&{token}"),
-                &good,
-                false,
-            ),
-            401,
-            "unauthorized",
-        ),
-        (
-            http_event("GET", "/webhooks/email", &token, "", false),
-            405,
-            "method_not_allowed",
-        ),
-        (
-            http_event("POST", "/webhooks/email", &token, &big, false),
-            413,
-            "payload_too_large",
-        ),
-        (
-            http_event("POST", "/webhooks/email", &token, "{not json", false),
-            202,
-            "quarantined",
-        ),
-        (
-            http_event("POST", "/webhooks/email", &token, "[1,2]", false),
-            202,
-            "quarantined",
-        ),
-        (
-            http_event(
-                "POST",
-                "/webhooks/email",
-                &token,
-                r#"{"event":{"id":"aws-16"}}"#,
-                false,
-            ),
-            202,
-            "quarantined",
-        ),
-        (
-            http_event("POST", "/webhooks/email", &token, "%%%not-base64", true),
-            202,
-            "quarantined",
-        ),
-    ];
-    for (request, status, code) in cases {
-        let (got, answer) = invoke(&p, request).await;
-        let got_code = answer["error"]["code"]
-            .as_str()
-            .or(answer["status"].as_str());
-        assert_eq!((got, got_code), (status, Some(code)), "{answer}");
-        assert!(!answer.to_string().contains(TOKEN));
-    }
-    assert_eq!(f.record_count().await, 0);
-    assert!(f.drain(&f.actionable_queue_url).await.is_empty());
-    let kept = f.drain(&f.quarantine_queue_url).await;
-    assert_eq!(
-        kept.len(),
-        4,
-        "only the authentic, unreadable bodies are kept"
-    );
-    assert!(kept.iter().all(|m| !m.body().unwrap().contains(TOKEN)));
-
-    // The same body, base64-encoded and in a text/plain request, is accepted.
-    let encoded = base64::prelude::BASE64_STANDARD.encode(&good);
-    let (status, _) = invoke(
-        &p,
-        http_event("POST", "/webhooks/email", &token, &encoded, true),
-    )
-    .await;
-    assert_eq!(status, 200);
-    let messages = f.drain(&f.actionable_queue_url).await;
-    assert!(
-        messages[0]
-            .body()
-            .unwrap()
-            .ends_with(&format!(",\"payload\":{good}}}"))
     );
 }

@@ -1,6 +1,6 @@
 //! Fault injection: DynamoDB or SQS slow, hung or reset, before or after the request reaches
-//! the service, through the loopback proxy (support/proxy) in front of moto's server. The
-//! proxy stays strict, so every request that gets through is also one AWS would accept.
+//! the service, through a loopback proxy (devkit::proxy) in front of the fixture's strict one.
+//! Both are strict, so every request that gets through is also one AWS would accept.
 //!
 //! The faulty side's SDK client has the functions' own timeouts
 //! ([`webhook_lambda::sdk_timeouts`]: connect 1 s, attempt 1 s, operation 3 s) and default
@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_dynamodb::types::AttributeValue;
+use devkit::proxy::{Fault, Proxy, Trigger, target};
 use reply_payload::Category;
-use reply_webhooks_tests::proxy::{Fault, Proxy, Trigger, target};
 use reply_webhooks_tests::{
     Fixture, Queues, TOKEN, body, deadline_in, http_event, invoke_at, require_moto,
 };
@@ -31,14 +31,15 @@ async fn sdk_at(endpoint: &str) -> SdkConfig {
         .await
 }
 
-/// A proxy in front of moto that injects `fault` into every exchange.
-async fn faulty(moto: &str, fault: Fault) -> Proxy {
-    let proxy = Proxy::start(moto).await.unwrap();
+/// A proxy in front of `upstream` that injects `fault` into every exchange.
+async fn faulty(upstream: &str, fault: Fault) -> Proxy {
+    let proxy = Proxy::start(upstream).await.unwrap();
     proxy.inject(fault, Trigger::always());
     proxy
 }
 
-/// The email function with DynamoDB at `dynamodb` and SQS at `sqs` (moto or a proxy).
+/// The email function with DynamoDB at `dynamodb` and SQS at `sqs` (the fixture's strict
+/// proxy, or a faulty one in front of it).
 async fn pipeline(f: &Fixture, dynamodb: &str, sqs: &str, config: Config) -> AwsPipeline {
     assert_eq!(config.actionable_queue_url, f.actionable_queue_url);
     aws_pipeline(
@@ -102,8 +103,8 @@ async fn assert_claim_left_until(f: &Fixture, id: &str, deadline: u64) {
 /// after its deadline, the takeover sends the event exactly once; a later duplicate sends
 /// nothing.
 async fn retry_takes_over_after(f: &Fixture, id: &str, delivery: &str, dead_deadline: u64) {
-    let moto = reply_webhooks_tests::moto_endpoint().unwrap();
-    let healthy = pipeline(f, &moto, &moto, f.config(&[])).await;
+    let aws = f.endpoint();
+    let healthy = pipeline(f, &aws, &aws, f.config(&[])).await;
     let later = deadline_in(Duration::from_secs(10));
     if deadline_in(Duration::ZERO) + 100 < dead_deadline {
         let (status, answer, _) = deliver(&healthy, delivery, later).await;
@@ -144,10 +145,11 @@ fn assert_unavailable(status: u16, answer: &Value) {
 
 #[tokio::test]
 async fn dynamodb_slow_but_within_the_attempt_timeout_succeeds() {
-    let moto = require_moto!();
+    require_moto!();
     let f = Fixture::new("slow-ddb-ok", Queues::default()).await;
-    let proxy = faulty(&moto, Fault::Delay(Duration::from_millis(300))).await;
-    let p = pipeline(&f, &proxy.url(), &moto, f.config(&[])).await;
+    let aws = f.endpoint();
+    let proxy = faulty(&aws, Fault::Delay(Duration::from_millis(300))).await;
+    let p = pipeline(&f, &proxy.url(), &aws, f.config(&[])).await;
     let delivery = body("fault-1", "email_replied");
     let started = Instant::now();
     let (status, answer, _) = deliver(&p, &delivery, deadline_in(Duration::from_secs(5))).await;
@@ -168,11 +170,12 @@ async fn dynamodb_slow_but_within_the_attempt_timeout_succeeds() {
 
 #[tokio::test]
 async fn dynamodb_slower_than_the_attempt_timeout_is_503_sends_nothing_and_the_retry_sends_once() {
-    let moto = require_moto!();
+    require_moto!();
     let f = Fixture::new("slow-ddb-fail", Queues::default()).await;
+    let aws = f.endpoint();
     // Every answer 1.5 s late: each attempt (1 s) times out, after DynamoDB applied it.
-    let proxy = faulty(&moto, Fault::Delay(Duration::from_millis(1500))).await;
-    let p = pipeline(&f, &proxy.url(), &moto, f.config(&[])).await;
+    let proxy = faulty(&aws, Fault::Delay(Duration::from_millis(1500))).await;
+    let p = pipeline(&f, &proxy.url(), &aws, f.config(&[])).await;
     let delivery = body("fault-2", "email_replied");
     let deadline = deadline_in(Duration::from_millis(2000));
     let (status, answer, answered) = deliver(&p, &delivery, deadline).await;
@@ -188,11 +191,12 @@ async fn dynamodb_slower_than_the_attempt_timeout_is_503_sends_nothing_and_the_r
 
 #[tokio::test]
 async fn dynamodb_hung_cannot_hold_the_invocation_past_its_deadline() {
-    let moto = require_moto!();
+    require_moto!();
     let f = Fixture::new("hung-ddb", Queues::default()).await;
+    let aws = f.endpoint();
     // Accepts the connection, swallows the request: DynamoDB never sees it.
-    let proxy = faulty(&moto, Fault::Hang).await;
-    let p = pipeline(&f, &proxy.url(), &moto, f.config(&[])).await;
+    let proxy = faulty(&aws, Fault::Hang).await;
+    let p = pipeline(&f, &proxy.url(), &aws, f.config(&[])).await;
     let deadline = deadline_in(Duration::from_millis(1500));
     let (status, answer, answered) = deliver(&p, &body("fault-3", "email_replied"), deadline).await;
     assert_unavailable(status, &answer);
@@ -215,11 +219,12 @@ async fn dynamodb_hung_cannot_hold_the_invocation_past_its_deadline() {
 
 #[tokio::test]
 async fn dynamodb_hung_mid_request_leaves_a_claim_until_the_deadline_then_the_retry_sends_once() {
-    let moto = require_moto!();
+    require_moto!();
     let f = Fixture::new("hung-mid-ddb", Queues::default()).await;
+    let aws = f.endpoint();
     // The PutItem reaches DynamoDB and is applied; its answer never comes back.
-    let proxy = faulty(&moto, Fault::HangAfterForward).await;
-    let p = pipeline(&f, &proxy.url(), &moto, f.config(&[])).await;
+    let proxy = faulty(&aws, Fault::HangAfterForward).await;
+    let p = pipeline(&f, &proxy.url(), &aws, f.config(&[])).await;
     let delivery = body("fault-4", "email_replied");
     let deadline = deadline_in(Duration::from_millis(1500));
     let (status, answer, answered) = deliver(&p, &delivery, deadline).await;
@@ -233,12 +238,13 @@ async fn dynamodb_hung_mid_request_leaves_a_claim_until_the_deadline_then_the_re
 
 #[tokio::test]
 async fn dynamodb_reset_mid_request_is_503_sends_nothing_and_the_retry_sends_once() {
-    let moto = require_moto!();
+    require_moto!();
     let f = Fixture::new("reset-mid-ddb", Queues::default()).await;
+    let aws = f.endpoint();
     // Every request is applied, then the connection is reset instead of answered; the SDK
     // retries (its retries find the claim their first attempt wrote, and are reset too).
-    let proxy = faulty(&moto, Fault::ResetAfterForward).await;
-    let p = pipeline(&f, &proxy.url(), &moto, f.config(&[])).await;
+    let proxy = faulty(&aws, Fault::ResetAfterForward).await;
+    let p = pipeline(&f, &proxy.url(), &aws, f.config(&[])).await;
     let delivery = body("fault-5", "email_replied");
     let deadline = deadline_in(Duration::from_millis(3000));
     let (status, answer, answered) = deliver(&p, &delivery, deadline).await;
@@ -253,11 +259,12 @@ async fn dynamodb_reset_mid_request_is_503_sends_nothing_and_the_retry_sends_onc
 
 #[tokio::test]
 async fn dynamodb_reset_once_before_the_request_arrives_is_retried_and_succeeds() {
-    let moto = require_moto!();
+    require_moto!();
     let f = Fixture::new("reset-once-ddb", Queues::default()).await;
-    let proxy = Proxy::start(&moto).await.unwrap();
+    let aws = f.endpoint();
+    let proxy = Proxy::start(&aws).await.unwrap();
     proxy.inject(Fault::Reset, Trigger::once());
-    let p = pipeline(&f, &proxy.url(), &moto, f.config(&[])).await;
+    let p = pipeline(&f, &proxy.url(), &aws, f.config(&[])).await;
     let (status, answer, _) = deliver(
         &p,
         &body("fault-6", "email_replied"),
@@ -275,13 +282,14 @@ async fn dynamodb_reset_once_before_the_request_arrives_is_retried_and_succeeds(
 
 #[tokio::test]
 async fn a_claim_whose_answer_was_lost_is_recognised_by_the_sdk_retry_as_ours() {
-    let moto = require_moto!();
+    require_moto!();
     let f = Fixture::new("lost-claim-answer", Queues::default()).await;
+    let aws = f.endpoint();
     // One blip: the claim is applied, its answer reset; the SDK's retry then meets the claim
     // its own first attempt wrote, recognises its claim token, and carries on.
-    let proxy = Proxy::start(&moto).await.unwrap();
+    let proxy = Proxy::start(&aws).await.unwrap();
     proxy.inject(Fault::ResetAfterForward, Trigger::once());
-    let p = pipeline(&f, &proxy.url(), &moto, f.config(&[])).await;
+    let p = pipeline(&f, &proxy.url(), &aws, f.config(&[])).await;
     let delivery = body("fault-7", "email_replied");
     let deadline = deadline_in(Duration::from_secs(10));
     let (status, answer, _) = deliver(&p, &delivery, deadline).await;
@@ -306,10 +314,11 @@ async fn a_claim_whose_answer_was_lost_is_recognised_by_the_sdk_retry_as_ours() 
 
 #[tokio::test]
 async fn sqs_hung_is_503_the_claim_is_released_and_the_retry_sends_once() {
-    let moto = require_moto!();
+    require_moto!();
     let f = Fixture::new("hung-sqs", Queues::default()).await;
-    let proxy = faulty(&moto, Fault::Hang).await;
-    let p = pipeline(&f, &moto, &proxy.url(), f.config(&[])).await;
+    let aws = f.endpoint();
+    let proxy = faulty(&aws, Fault::Hang).await;
+    let p = pipeline(&f, &aws, &proxy.url(), f.config(&[])).await;
     let delivery = body("fault-8", "email_replied");
     // A deadline far enough for the SDK's operation timeout (3 s) to end the send first.
     let deadline = deadline_in(Duration::from_secs(6));
@@ -331,13 +340,14 @@ async fn sqs_hung_is_503_the_claim_is_released_and_the_retry_sends_once() {
 
 #[tokio::test]
 async fn killed_between_claim_and_publish_the_retry_after_the_deadline_sends_once() {
-    let moto = require_moto!();
+    require_moto!();
     let f = Fixture::new("killed", Queues::default()).await;
+    let aws = f.endpoint();
     // SQS hangs, and the process dies while the send is in flight (the invocation's future is
     // dropped, as when Lambda ends the process): the claim is written, the publish never
     // finished, the release never runs.
-    let proxy = faulty(&moto, Fault::Hang).await;
-    let p = pipeline(&f, &moto, &proxy.url(), f.config(&[])).await;
+    let proxy = faulty(&aws, Fault::Hang).await;
+    let p = pipeline(&f, &aws, &proxy.url(), f.config(&[])).await;
     let delivery = body("fault-9", "contact_opted_out");
     let deadline = deadline_in(Duration::from_millis(2500));
     let killed = tokio::time::timeout(
@@ -358,9 +368,10 @@ async fn killed_between_claim_and_publish_the_retry_after_the_deadline_sends_onc
 /// sent once.
 #[tokio::test]
 async fn the_first_completion_reset_before_it_lands_is_retried_and_the_event_completes() {
-    let moto = require_moto!();
+    require_moto!();
     let f = Fixture::new("reset-first-update", Queues::default()).await;
-    let proxy = Proxy::start(&moto).await.unwrap();
+    let aws = f.endpoint();
+    let proxy = Proxy::start(&aws).await.unwrap();
     proxy.inject(Fault::Reset, Trigger::nth(target::UPDATE_ITEM, 1));
     let p = pipeline(&f, &proxy.url(), &proxy.url(), f.config(&[])).await;
     let delivery = body("fault-12", "email_replied");
@@ -397,11 +408,12 @@ async fn the_first_completion_reset_before_it_lands_is_retried_and_the_event_com
 /// INPROGRESS until the invocation's deadline, and the event was sent once.
 #[tokio::test]
 async fn completion_failing_after_the_send_is_200_with_the_claim_left_until_the_deadline() {
-    let moto = require_moto!();
+    require_moto!();
     let f = Fixture::new("completion-fails", Queues::default()).await;
-    let proxy = Proxy::start(&moto).await.unwrap();
+    let aws = f.endpoint();
+    let proxy = Proxy::start(&aws).await.unwrap();
     proxy.inject(Fault::Reset, Trigger::every(target::UPDATE_ITEM));
-    let p = pipeline(&f, &proxy.url(), &moto, f.config(&[])).await;
+    let p = pipeline(&f, &proxy.url(), &aws, f.config(&[])).await;
     let deadline = deadline_in(Duration::from_secs(6));
     let (status, answer, _) = deliver(&p, &body("fault-13", "email_replied"), deadline).await;
     assert_eq!(
@@ -429,10 +441,11 @@ async fn completion_failing_after_the_send_is_200_with_the_claim_left_until_the_
 /// COMPLETED once.
 #[tokio::test]
 async fn sqs_answer_lost_after_the_send_is_at_least_once_on_a_standard_queue() {
-    let moto = require_moto!();
+    require_moto!();
     let f = Fixture::new("lost-send-answer", Queues::default()).await;
-    let proxy = faulty(&moto, Fault::HangAfterForward).await;
-    let p = pipeline(&f, &moto, &proxy.url(), f.config(&[])).await;
+    let aws = f.endpoint();
+    let proxy = faulty(&aws, Fault::HangAfterForward).await;
+    let p = pipeline(&f, &aws, &proxy.url(), f.config(&[])).await;
     let delivery = body("fault-10", "email_replied");
     let (status, answer, _) = deliver(&p, &delivery, deadline_in(Duration::from_secs(6))).await;
     assert_unavailable(status, &answer);
@@ -441,7 +454,7 @@ async fn sqs_answer_lost_after_the_send_is_at_least_once_on_a_standard_queue() {
         "the claim is released"
     );
     drop(proxy);
-    let healthy = pipeline(&f, &moto, &moto, f.config(&[])).await;
+    let healthy = pipeline(&f, &aws, &aws, f.config(&[])).await;
     let (status, _, _) = deliver(&healthy, &delivery, deadline_in(Duration::from_secs(6))).await;
     assert_eq!(status, 200);
     let ids = sent_ids(&f).await;
@@ -457,7 +470,7 @@ async fn sqs_answer_lost_after_the_send_is_at_least_once_on_a_standard_queue() {
 /// window the queue holds the event exactly once.
 #[tokio::test]
 async fn sqs_answer_lost_after_the_send_is_exactly_once_on_a_fifo_queue() {
-    let moto = require_moto!();
+    require_moto!();
     let f = Fixture::new(
         "lost-send-answer-fifo",
         Queues {
@@ -466,13 +479,14 @@ async fn sqs_answer_lost_after_the_send_is_exactly_once_on_a_fifo_queue() {
         },
     )
     .await;
-    let proxy = faulty(&moto, Fault::HangAfterForward).await;
-    let p = pipeline(&f, &moto, &proxy.url(), f.config(&[])).await;
+    let aws = f.endpoint();
+    let proxy = faulty(&aws, Fault::HangAfterForward).await;
+    let p = pipeline(&f, &aws, &proxy.url(), f.config(&[])).await;
     let delivery = body("fault-11", "email_replied");
     let (status, answer, _) = deliver(&p, &delivery, deadline_in(Duration::from_secs(6))).await;
     assert_unavailable(status, &answer);
     drop(proxy);
-    let healthy = pipeline(&f, &moto, &moto, f.config(&[])).await;
+    let healthy = pipeline(&f, &aws, &aws, f.config(&[])).await;
     let (status, _, _) = deliver(&healthy, &delivery, deadline_in(Duration::from_secs(6))).await;
     assert_eq!(status, 200);
     assert_eq!(sent_ids(&f).await, ["fault-11"]);
@@ -491,9 +505,9 @@ macro_rules! at_each_timeout {
     ($($name:ident => $scenario:ident;)+) => {$(
         #[tokio::test]
         async fn $name() {
-            let moto = require_moto!();
+            require_moto!();
             for seconds in TIMEOUTS {
-                $scenario(&moto, seconds).await;
+                $scenario(seconds).await;
             }
         }
     )+};
@@ -511,12 +525,13 @@ fn accepted(id: &str) -> Value {
 }
 
 /// The claim's PutItem is applied and its answer lost; the SDK's retry finds its own claim.
-async fn lost_claim_answer(moto: &str, seconds: u64) {
+async fn lost_claim_answer(seconds: u64) {
     let f = Fixture::new("window-claim", Queues::default()).await;
+    let aws = f.endpoint();
     let id = format!("window-claim-{seconds}");
-    let proxy = Proxy::start(moto).await.unwrap();
+    let proxy = Proxy::start(&aws).await.unwrap();
     proxy.inject(Fault::ResetAfterForward, Trigger::nth(target::PUT_ITEM, 1));
-    let p = pipeline(&f, &proxy.url(), moto, f.config(&[])).await;
+    let p = pipeline(&f, &proxy.url(), &aws, f.config(&[])).await;
     let delivery = body(&id, "email_replied");
     let deadline = deadline_in(Duration::from_secs(seconds));
     let (status, answer, answered) = deliver(&p, &delivery, deadline).await;
@@ -543,15 +558,16 @@ async fn lost_claim_answer(moto: &str, seconds: u64) {
 /// Every UpdateItem that marks the claim COMPLETED is applied and its answer lost (the SDK's
 /// retries too): the record is COMPLETED all the same, so a duplicate before the deadline and
 /// one after it are both duplicates.
-async fn lost_completion_answers(moto: &str, seconds: u64) {
+async fn lost_completion_answers(seconds: u64) {
     let f = Fixture::new("window-complete", Queues::default()).await;
+    let aws = f.endpoint();
     let id = format!("window-complete-{seconds}");
-    let proxy = Proxy::start(moto).await.unwrap();
+    let proxy = Proxy::start(&aws).await.unwrap();
     proxy.inject(
         Fault::ResetAfterForward,
         Trigger::every(target::UPDATE_ITEM),
     );
-    let p = pipeline(&f, &proxy.url(), moto, f.config(&[])).await;
+    let p = pipeline(&f, &proxy.url(), &aws, f.config(&[])).await;
     let delivery = body(&id, "email_replied");
     let deadline = deadline_in(Duration::from_secs(seconds));
     let (status, answer, answered) = deliver(&p, &delivery, deadline).await;
@@ -563,7 +579,7 @@ async fn lost_completion_answers(moto: &str, seconds: u64) {
         Some("COMPLETED")
     );
 
-    let moto_only = pipeline(&f, moto, moto, f.config(&[])).await;
+    let moto_only = pipeline(&f, &aws, &aws, f.config(&[])).await;
     let later = || deadline_in(Duration::from_secs(seconds));
     let (status, answer, _) = deliver(&moto_only, &delivery, later()).await;
     assert_eq!(
@@ -590,19 +606,20 @@ async fn lost_completion_answers(moto: &str, seconds: u64) {
 /// out), and the claim is left INPROGRESS until the deadline. This is the one window left on
 /// a standard queue (docs/reliability.md): a duplicate after that deadline would be sent
 /// again; before it, it is 409.
-async fn deadline_during_completion(moto: &str, seconds: u64) {
+async fn deadline_during_completion(seconds: u64) {
     let f = Fixture::new("window-deadline", Queues::default()).await;
+    let aws = f.endpoint();
     let id = format!("window-deadline-{seconds}");
-    let proxy = Proxy::start(moto).await.unwrap();
+    let proxy = Proxy::start(&aws).await.unwrap();
     proxy.inject(Fault::Hang, Trigger::every(target::UPDATE_ITEM));
-    let p = pipeline(&f, &proxy.url(), moto, f.config(&[])).await;
+    let p = pipeline(&f, &proxy.url(), &aws, f.config(&[])).await;
     let delivery = body(&id, "email_replied");
     let deadline = deadline_in(Duration::from_secs(seconds));
     let (status, answer, answered) = deliver(&p, &delivery, deadline).await;
     assert_eq!((status, answer), (200, accepted(&id)), "{seconds} s");
     assert!(answered < deadline, "answered before the deadline");
     assert_claim_left_until(&f, &id, deadline).await;
-    let moto_only = pipeline(&f, moto, moto, f.config(&[])).await;
+    let moto_only = pipeline(&f, &aws, &aws, f.config(&[])).await;
     let (status, answer, _) = deliver(
         &moto_only,
         &delivery,
@@ -624,16 +641,17 @@ async fn deadline_during_completion(moto: &str, seconds: u64) {
 /// The record disappears between the claim and the completion (deleted by an operator, or
 /// taken over and released): marking it COMPLETED must not create an item without
 /// `expiration` or `validation` that would block the id forever.
-async fn record_deleted_under_the_claim(moto: &str, seconds: u64) {
+async fn record_deleted_under_the_claim(seconds: u64) {
     let f = Fixture::new("window-deleted", Queues::default()).await;
+    let aws = f.endpoint();
     let id = format!("window-deleted-{seconds}");
-    let proxy = Proxy::start(moto).await.unwrap();
+    let proxy = Proxy::start(&aws).await.unwrap();
     // The send is slow, which leaves time to delete the claim under it.
     proxy.inject(
         Fault::Delay(Duration::from_millis(400)),
         Trigger::every(target::SEND_MESSAGE),
     );
-    let p = pipeline(&f, moto, &proxy.url(), f.config(&[])).await;
+    let p = pipeline(&f, &aws, &proxy.url(), f.config(&[])).await;
     let delivery = body(&id, "email_replied");
     let deadline = deadline_in(Duration::from_secs(seconds));
     let deleter = async {

@@ -1,5 +1,5 @@
 //! AWS requests per delivery ("a duplicate costs one request"), counted on the wire: the
-//! function's AWS clients talk to moto through the loopback proxy (support/proxy), which
+//! function's AWS clients talk to moto through the loopback proxy (devkit::proxy), which
 //! records each request's `X-Amz-Target` (DynamoDB and SQS both speak the JSON protocol) and
 //! body. The proxy is strict, so each request counted is also one AWS would accept.
 //!
@@ -12,9 +12,9 @@
 use std::time::Duration;
 
 use aws_config::BehaviorVersion;
+use devkit::proxy::target::{PUT_ITEM, SEND_MESSAGE, UPDATE_ITEM};
+use devkit::proxy::{Exchange, Proxy};
 use reply_payload::Category;
-use reply_webhooks_tests::proxy::target::{PUT_ITEM, SEND_MESSAGE, UPDATE_ITEM};
-use reply_webhooks_tests::proxy::{Exchange, Proxy};
 use reply_webhooks_tests::{
     Fixture, Queues, TOKEN, body, deadline_in, http_event, invoke, require_moto,
 };

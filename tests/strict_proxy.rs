@@ -18,8 +18,8 @@ use aws_sdk_sqs::config::http::HttpResponse;
 use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sqs::primitives::Blob;
 use aws_sdk_sqs::types::{MessageAttributeValue, QueueAttributeName, SendMessageBatchRequestEntry};
+use devkit::proxy::{Proxy, target};
 use reply_payload::Category;
-use reply_webhooks_tests::proxy::{Proxy, target};
 use reply_webhooks_tests::{Fixture, Queues, TOKEN, http_event, invoke, require_moto};
 
 /// How a call ended: `Ok`, or the HTTP status and error code the SDK reported.

@@ -30,6 +30,38 @@ pub fn fresh_id() -> String {
     )
 }
 
+/// An id like `template`, with every ASCII letter and digit replaced by a random one (digits
+/// and lowercase letters): the same length in bytes and the same other characters, so a case
+/// body keeps its size and its oddities while each run gets an id of its own.
+pub fn fresh_like(template: &str) -> String {
+    const ALPHABET: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut random = Vec::new();
+    template
+        .chars()
+        .map(|c| {
+            if !c.is_ascii_alphanumeric() {
+                return c;
+            }
+            if random.is_empty() {
+                random = fresh_id().bytes().filter(u8::is_ascii_hexdigit).collect();
+                // Spread 128 random bits over the alphabet: hex digit pairs, modulo 36.
+                random = random
+                    .chunks(2)
+                    .map(|pair| {
+                        let high = char::from(pair[0]).to_digit(16).unwrap_or(0);
+                        let low = pair
+                            .get(1)
+                            .and_then(|b| char::from(*b).to_digit(16))
+                            .unwrap_or(0);
+                        ALPHABET[((high * 16 + low) % 36) as usize]
+                    })
+                    .collect();
+            }
+            char::from(random.pop().unwrap_or(b'0'))
+        })
+        .collect()
+}
+
 /// `<prefix>-<pid>-<milliseconds mod 100000>`: unique to this run, short enough for a queue
 /// name.
 pub fn run_name(prefix: &str) -> String {
@@ -68,6 +100,21 @@ mod tests {
         );
         assert_eq!(&a[14..15], "4");
         assert!(matches!(&a[19..20], "8" | "9" | "a" | "b"), "{a}");
+    }
+
+    #[test]
+    fn fresh_ids_are_like_their_template() {
+        let template = "hostile-\u{1}-é-0123456789abcdef0123";
+        let a = fresh_like(template);
+        let b = fresh_like(template);
+        assert_ne!(a, b);
+        assert_eq!(a.len(), template.len());
+        for (x, y) in a.chars().zip(template.chars()) {
+            assert_eq!(x.is_ascii_alphanumeric(), y.is_ascii_alphanumeric(), "{a}");
+            if !y.is_ascii_alphanumeric() {
+                assert_eq!(x, y);
+            }
+        }
     }
 
     #[test]

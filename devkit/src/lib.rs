@@ -1,21 +1,25 @@
 //! What the chores (`cargo xtask …`) and the integration tests share, so each piece of
 //! machinery exists once: where the pinned tools live, background processes that never outlive
-//! their command, moto's server, the local stack (moto plus the functions under
-//! `cargo lambda watch`), and the local table and queues, whose settings come from
-//! `template.yaml`.
+//! their command, moto's server, the strict AWS proxy, the local stack (moto behind the proxy,
+//! plus the functions under `cargo lambda watch`), the local table and queues, whose settings
+//! come from `template.yaml`, and the contract suite: its case file, the Lambda event of every
+//! source, and the real binaries as a backend.
 //!
 //! Development only: no function binary depends on this crate. Every server binds 127.0.0.1.
 
 pub mod console;
+pub mod contract;
 pub mod error;
 pub mod http;
 pub mod ids;
 pub mod interrupt;
+pub mod lambda_event;
 pub mod local_aws;
 pub mod moto;
 pub mod ports;
 pub mod process;
 pub mod provision;
+pub mod proxy;
 pub mod routes;
 pub mod stack;
 pub mod template;

@@ -1,15 +1,27 @@
-//! The local stack: moto's server (DynamoDB + SQS), the table and queues, and the three
-//! functions under `cargo lambda watch`, all on 127.0.0.1.
+//! The local stack: moto's server (DynamoDB + SQS), the table and queues, the strict proxy
+//! between the functions and moto, and the three functions under `cargo lambda watch`, all on
+//! 127.0.0.1.
+//!
+//! ```text
+//! functions ──AWS_ENDPOINT_URL──▶ strict-proxy ──▶ moto ◀── provisioning, tests' reads
+//! ```
+//!
+//! The proxy answers as AWS would to a request AWS refuses ([`crate::proxy`]), so the local
+//! stack is as strict as AWS; [`Stack::refusals`] lists what it refused (nothing, if all is
+//! well: `make test` and `make demo` fail otherwise).
 //!
 //! Its state lives in one directory (`.stack/local` for `make local`, `.stack/run-<pid>` for a
-//! run of its own): `moto.{pid,port,log}`, `watch.{pid,port,log}` and `env`, the functions'
-//! environment (NAME=value lines). The end-to-end tests read `watch.port` and `env` from it.
+//! run of its own): `moto.{pid,port,log}`, `proxy.{pid,port,log}`, `watch.{pid,port,log}` and
+//! `env`, the functions' environment (NAME=value lines). The end-to-end tests read `watch.port`
+//! and `env` from it.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use reply_payload::Category;
 use webhook_core::Routing;
+
+use serde_json::Value;
 
 use crate::console::{note, say};
 use crate::http::Loopback;
@@ -18,6 +30,7 @@ use crate::local_aws::{INHERITED_AWS_OVERRIDES, LocalAws, runtime};
 use crate::moto::{self, Moto};
 use crate::process::{Background, Signal, log_tail};
 use crate::provision::{StackNames, provision};
+use crate::proxy::REFUSALS_PATH;
 use crate::workspace::{ToolGroup, Workspace};
 use crate::{Error, LOCAL_TOKEN, Result, ports, routes};
 
@@ -30,6 +43,11 @@ const FUNCTION_START_WITHIN: Duration = Duration::from_secs(600);
 /// How long the watcher gets to stop its functions on SIGINT.
 const WATCHER_STOP_GRACE: Duration = Duration::from_secs(15);
 const WATCHER: &str = "watch";
+const PROXY: &str = "proxy";
+/// The strict proxy's binary (devkit's `strict-proxy`).
+const PROXY_BINARY: &str = "strict-proxy";
+/// How long the proxy may take to answer after it is started (it answers at once).
+const PROXY_READY_WITHIN: Duration = Duration::from_secs(10);
 
 /// Which ports a stack takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,16 +81,21 @@ impl Stack {
         };
         let watch_port = ports::pick("WATCH_PORT", preferred)?;
         let moto_port = ports::pick("MOTO_PORT", None)?;
+        let proxy_port = ports::pick("PROXY_PORT", None)?;
         std::fs::create_dir_all(dir)
             .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
-        let started = Stack::start_in(ws, dir, watch_port, moto_port);
+        let started = Stack::start_in(ws, dir, [watch_port, moto_port, proxy_port]);
         if started.is_err() {
             stop_dir(dir);
         }
         started
     }
 
-    fn start_in(ws: &Workspace, dir: &Path, watch_port: u16, moto_port: u16) -> Result<Stack> {
+    fn start_in(
+        ws: &Workspace,
+        dir: &Path,
+        [watch_port, moto_port, proxy_port]: [u16; 3],
+    ) -> Result<Stack> {
         let stop_on_interrupt = dir.to_path_buf();
         let armed = on_interrupt(move || stop_dir(&stop_on_interrupt))?;
         build_functions(ws)?;
@@ -81,7 +104,7 @@ impl Stack {
         moto.detach(); // from here on the stack stops it
         let stack = Stack {
             dir: dir.to_path_buf(),
-            functions_aws: functions_endpoint(&moto_aws),
+            functions_aws: start_proxy(ws, dir, &moto_aws, proxy_port)?,
             moto: moto_aws,
             watch_port,
             armed: Some(armed),
@@ -95,8 +118,9 @@ impl Stack {
     /// The stack recorded in `dir`, when both its processes run.
     pub fn attach(dir: &Path) -> Option<Stack> {
         let moto = Moto::from_dir(dir).filter(Moto::is_running)?;
-        let watcher = Background::from_pid_file(dir, WATCHER).filter(Background::is_running)?;
-        drop(watcher);
+        for process in [WATCHER, PROXY] {
+            Background::from_pid_file(dir, process).filter(Background::is_running)?;
+        }
         let watch_port = read_port(&dir.join("watch.port"))?;
         let env = read_env(dir);
         let moto_aws = LocalAws::new(moto.endpoint());
@@ -129,10 +153,36 @@ impl Stack {
         &self.moto
     }
 
-    /// The endpoint the functions are given (`AWS_ENDPOINT_URL` in `env`). Today it is moto's;
-    /// anything placed between the functions and moto changes only this.
+    /// The endpoint the functions are given (`AWS_ENDPOINT_URL` in `env`): the strict proxy
+    /// in front of moto. What is read or written here is checked as AWS would check it.
     pub fn functions_aws(&self) -> &LocalAws {
         &self.functions_aws
+    }
+
+    /// What the strict proxy refused so far, one line each (target, error code, request):
+    /// requests AWS would have refused.
+    pub fn refusals(&self) -> Result<Vec<String>> {
+        let url = format!("{}{REFUSALS_PATH}", self.functions_aws.endpoint);
+        let reply = Loopback::new(Duration::from_secs(10)).get(&url)?;
+        let refusals: Vec<Value> = serde_json::from_str(&reply.body)
+            .ok()
+            .filter(|_| reply.status == 200)
+            .ok_or_else(|| Error::Http {
+                url: url.clone(),
+                reason: format!("HTTP {}: {}", reply.status, reply.body),
+            })?;
+        Ok(refusals
+            .iter()
+            .map(|r| {
+                let body = r["body"].as_str().unwrap_or_default();
+                format!(
+                    "{} refused with {}: {}",
+                    r["target"].as_str().unwrap_or_default(),
+                    r["refused"].as_str().unwrap_or_default(),
+                    truncate(body, 300)
+                )
+            })
+            .collect())
     }
 
     pub fn watch_port(&self) -> u16 {
@@ -300,26 +350,73 @@ pub fn stop_dir(dir: &Path) {
     if let Some(watcher) = Background::from_pid_file(dir, WATCHER) {
         watcher.stop(Signal::Interrupt, WATCHER_STOP_GRACE);
     }
+    if let Some(proxy) = Background::from_pid_file(dir, PROXY) {
+        proxy.stop(Signal::Terminate, Duration::from_secs(5));
+    }
     moto::stop_in(dir);
     let _ = std::fs::remove_dir_all(dir);
 }
 
-/// The endpoint the functions get for moto. The seam for anything put between them (a
-/// validating proxy): it would start here and return its own address.
-fn functions_endpoint(moto: &LocalAws) -> LocalAws {
-    moto.clone()
+/// Starts the strict proxy on `port` in front of `moto` and waits until it answers; the
+/// endpoint the functions get.
+fn start_proxy(ws: &Workspace, dir: &Path, moto: &LocalAws, port: u16) -> Result<LocalAws> {
+    ports::still_free("PROXY_PORT", port)?;
+    say(format!(
+        "starting the strict AWS proxy on 127.0.0.1:{port}, in front of moto (log: {}/{PROXY}.log)",
+        ws.rel(dir)
+    ));
+    let mut command = ws.command(ws.target_dir().join("debug").join(PROXY_BINARY));
+    command.args(["--upstream", &moto.endpoint, "--port", &port.to_string()]);
+    let process = Background::spawn(dir, PROXY, &mut command)?;
+    let path = dir.join(format!("{PROXY}.port"));
+    std::fs::write(&path, format!("{port}\n"))
+        .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))?;
+    let proxy = LocalAws::new(format!("http://127.0.0.1:{port}"));
+    let client = Loopback::new(Duration::from_secs(2));
+    let deadline = Instant::now() + PROXY_READY_WITHIN;
+    loop {
+        if !process.is_running() {
+            return Err(proxy_error(&process, "exited during start-up"));
+        }
+        if client
+            .get(&format!("{}{REFUSALS_PATH}", proxy.endpoint))
+            .is_ok_and(|reply| reply.status == 200)
+        {
+            return Ok(proxy);
+        }
+        if Instant::now() >= deadline {
+            return Err(proxy_error(
+                &process,
+                &format!("did not answer on 127.0.0.1:{port}"),
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
-/// Builds the functions as `cargo lambda watch` will run them: `cargo run --bin <function>` at
-/// the workspace root resolves features over the whole workspace, so this builds with the same
-/// selection (`--bin`, not `-p`), or the first request would rebuild.
+fn proxy_error(process: &Background, problem: &str) -> Error {
+    Error::Startup {
+        what: "the strict proxy".into(),
+        problem: problem.to_owned(),
+        log: process.log(),
+        tail: log_tail(&process.log(), 20),
+    }
+}
+
+/// Builds the functions as `cargo lambda watch` will run them, and the strict proxy:
+/// `cargo run --bin <function>` at the workspace root resolves features over the whole
+/// workspace, so this builds with the same selection (`--bin`, not `-p`), or the first request
+/// would rebuild.
 fn build_functions(ws: &Workspace) -> Result {
-    say("building the functions (cargo build --bin …; first run: a few minutes)");
+    say(
+        "building the functions and the strict proxy (cargo build --bin …; first run: a few minutes)",
+    );
     let mut command = ws.command("cargo");
     command.arg("build");
     for category in Category::ALL {
         command.args(["--bin", category.binary()]);
     }
+    command.args(["--bin", PROXY_BINARY]);
     ws.run(&mut command)
 }
 

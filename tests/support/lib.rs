@@ -1,8 +1,10 @@
-//! Helpers for the integration tests: AWS clients pointed at moto's server (started by
-//! `make test`), per-test tables and queues, and readers for what the functions left there.
+//! Helpers for the integration tests: per-test tables and queues on moto's server (started by
+//! `make test`) behind a strict proxy of their own, readers for what the functions left there,
+//! and the in-memory and moto backends of the contract suite (`backends`).
 //!
 //! Tests reach moto only through the real AWS SDK, configured by the standard variables
-//! (`AWS_ENDPOINT_URL`, `AWS_REGION`, dummy credentials) exactly as the functions are.
+//! (`AWS_ENDPOINT_URL`, `AWS_REGION`, dummy credentials) exactly as the functions are, and
+//! through [`devkit::proxy`] in strict mode: a request AWS would refuse fails the test.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -11,14 +13,16 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
+use devkit::lambda_event::{Encoding, HttpRequest, Source};
 use devkit::provision::{create_queue, create_table};
+use devkit::proxy::Proxy;
 use webhook_core::Config;
 use webhook_core::config::vars;
 
-pub mod proxy;
+pub mod backends;
 
 /// The documented local test token (events/apigw/ carries it).
-pub const TOKEN: &str = "reply-local-test-token-0001";
+pub const TOKEN: &str = devkit::LOCAL_TOKEN;
 
 /// The moto endpoint, or `None` when the tests run outside `make test`. Under CI a missing
 /// endpoint is a failure, never a silent skip.
@@ -51,6 +55,14 @@ pub async fn sdk_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest()).load().await
 }
 
+/// AWS configuration from the environment, with another endpoint.
+pub async fn sdk_config_at(endpoint: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .load()
+        .await
+}
+
 /// An AWS configuration whose endpoint refuses connections: a dependency that is down.
 pub async fn unreachable_sdk_config() -> SdkConfig {
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
@@ -64,9 +76,16 @@ pub async fn unreachable_sdk_config() -> SdkConfig {
         .await
 }
 
-/// A table and queues of one test's own.
+/// A table and queues of one test's own, reached through a strict proxy of its own: every
+/// request of the functions and of the test through `sdk` is checked against AWS's rules, and
+/// a refusal fails the test when the fixture is dropped (unless [`Fixture::expect_refusals`]).
 pub struct Fixture {
+    /// Points at the proxy.
     pub sdk: SdkConfig,
+    /// Between `sdk` and moto.
+    pub proxy: Proxy,
+    /// Refusals are what the test is about.
+    refusals_expected: bool,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sqs: aws_sdk_sqs::Client,
     pub table: String,
@@ -92,7 +111,11 @@ impl Fixture {
             std::process::id(),
             NEXT.fetch_add(1, Ordering::SeqCst)
         );
-        let sdk = sdk_config().await;
+        let moto = moto_endpoint().expect("the fixture needs moto: AWS_ENDPOINT_URL");
+        let proxy = Proxy::start(&moto)
+            .await
+            .unwrap_or_else(|e| panic!("cannot start the strict proxy: {e}"));
+        let sdk = sdk_config_at(&proxy.url()).await;
         let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
         let sqs = aws_sdk_sqs::Client::new(&sdk);
         let table = format!("t-{unique}");
@@ -120,6 +143,8 @@ impl Fixture {
         };
         Fixture {
             sdk,
+            proxy,
+            refusals_expected: false,
             dynamodb,
             sqs,
             table,
@@ -127,6 +152,16 @@ impl Fixture {
             activity_queue_url,
             quarantine_queue_url,
         }
+    }
+
+    /// The endpoint of the fixture's strict proxy, in front of moto.
+    pub fn endpoint(&self) -> String {
+        self.proxy.url()
+    }
+
+    /// Refusals by the proxy are what this test checks: they do not fail it.
+    pub fn expect_refusals(&mut self) {
+        self.refusals_expected = true;
     }
 
     /// The functions' configuration for this fixture, plus `extra` variables.
@@ -172,7 +207,8 @@ impl Fixture {
         out.items().len()
     }
 
-    /// Drains a queue: every message it holds now (bounded).
+    /// Drains a queue: every message it holds now (bounded), deleted, so that on a FIFO queue
+    /// the next message of the same group can be received.
     pub async fn drain(&self, queue_url: &str) -> Vec<Message> {
         let mut all = Vec::new();
         for _ in 0..50 {
@@ -192,9 +228,34 @@ impl Fixture {
             if batch.is_empty() {
                 break;
             }
+            for message in &batch {
+                self.sqs
+                    .delete_message()
+                    .queue_url(queue_url)
+                    .receipt_handle(message.receipt_handle().unwrap_or_default())
+                    .send()
+                    .await
+                    .unwrap();
+            }
             all.extend(batch);
         }
         all
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let refusals = self.proxy.refusals();
+        if !refusals.is_empty() && !self.refusals_expected && !std::thread::panicking() {
+            let listed: Vec<String> = refusals
+                .iter()
+                .map(|e| format!("{} refused with {:?}", e.target, e.refused))
+                .collect();
+            panic!(
+                "the strict proxy refused requests AWS would refuse:\n  {}",
+                listed.join("\n  ")
+            );
+        }
     }
 }
 
@@ -219,25 +280,23 @@ pub fn body(event_id: &str, event_type: &str) -> String {
     .to_string()
 }
 
-/// An HTTP API (payload 2.0) event: `method` on `route` with `query` and `body`.
+/// An HTTP API (payload 2.0) event: `method` on `route` with `query` and `body`; `base64`
+/// marks the body base64-encoded (the caller encodes it).
 pub fn http_event(method: &str, route: &str, query: &str, body: &str, base64: bool) -> String {
-    serde_json::json!({
-        "version": "2.0",
-        "routeKey": format!("ANY {route}"),
-        "rawPath": route,
-        "rawQueryString": query,
-        "headers": {"content-type": "application/json"},
-        "requestContext": {
-            "accountId": "123456789012", "apiId": "local", "domainName": "localhost",
-            "domainPrefix": "localhost", "requestId": "test", "routeKey": format!("ANY {route}"),
-            "stage": "$default", "time": "30/Nov/2026:12:00:00 +0000", "timeEpoch": 0,
-            "http": {"method": method, "path": route, "protocol": "HTTP/1.1",
-                     "sourceIp": "127.0.0.1", "userAgent": "test"}
-        },
-        "body": body,
-        "isBase64Encoded": base64
-    })
-    .to_string()
+    Source::HttpApiV2
+        .event(&HttpRequest {
+            method: method.to_owned(),
+            path: route.to_owned(),
+            query: query.to_owned(),
+            headers: vec![("content-type".to_owned(), "application/json".to_owned())],
+            body: body.as_bytes().to_vec(),
+            encoding: if base64 {
+                Encoding::MarkedOnly
+            } else {
+                Encoding::Auto
+            },
+        })
+        .to_string()
 }
 
 /// A function's answer: status, headers and JSON body.
@@ -249,7 +308,26 @@ pub struct Answer {
 }
 
 /// Runs one Lambda event through the function's whole service (as the runtime would) with the
-/// invocation deadline `deadline` (epoch ms).
+/// invocation deadline `deadline` (epoch ms); the JSON answer.
+pub async fn invoke_raw<S, P, C>(
+    pipeline: &webhook_core::Pipeline<S, P, C>,
+    event: &str,
+    deadline: u64,
+) -> Result<serde_json::Value, String>
+where
+    S: webhook_core::ports::IdempotencyStore,
+    P: webhook_core::ports::Publisher,
+    C: webhook_core::ports::Clock,
+{
+    let mut context = lambda_runtime::Context::default();
+    context.request_id = "test-request".into();
+    context.deadline = deadline;
+    webhook_lambda::invoke(pipeline, event, context)
+        .await
+        .map_err(|err| format!("the function failed: {err}"))
+}
+
+/// [`invoke_raw`], its HTTP API answer read.
 pub async fn invoke_at<S, P, C>(
     pipeline: &webhook_core::Pipeline<S, P, C>,
     event: &str,
@@ -260,12 +338,9 @@ where
     P: webhook_core::ports::Publisher,
     C: webhook_core::ports::Clock,
 {
-    let mut context = lambda_runtime::Context::default();
-    context.request_id = "test-request".into();
-    context.deadline = deadline;
-    let answer = webhook_lambda::invoke(pipeline, event, context)
+    let answer = invoke_raw(pipeline, event, deadline)
         .await
-        .unwrap_or_else(|err| panic!("the function failed: {err}"));
+        .unwrap_or_else(|err| panic!("{err}"));
     let header = |name: &str| {
         answer["headers"][name]
             .as_str()

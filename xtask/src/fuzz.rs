@@ -130,7 +130,7 @@ fn seed(ws: &Workspace, target: &str) -> Result<usize> {
     let mut used = 0;
     for file in files {
         let small = std::fs::metadata(&file).is_ok_and(|m| m.len() <= MAX_SEED_BYTES);
-        if !small || file.file_name().is_some_and(|n| n == "manifest.json") {
+        if !small {
             continue;
         }
         let body = std::fs::read(&file)

@@ -106,6 +106,11 @@ fn print_stack(ws: &Workspace, stack: &Stack) {
         "moto",
         stack.moto().endpoint
     );
+    println!(
+        "  {:<9} {}  (the functions' AWS_ENDPOINT_URL: moto as strict as AWS; refusals in {dir}/proxy.log)",
+        "proxy",
+        stack.functions_aws().endpoint
+    );
     println!("\nTry:");
     println!(
         "  curl -sS -X POST '{}' \\",

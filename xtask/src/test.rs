@@ -23,11 +23,12 @@ usage: cargo xtask test [<cargo test arguments>]
   1. tools     moto's server and cargo-lambda into .tools/ (first use only)
   2. template  cargo xtask template (cfn-lint, sam validate)
   3. build     cargo build --workspace --all-targets
-  4. stack     moto on 127.0.0.1, the table and queues, the three functions under
-               cargo lambda watch (as `make local` does, on free ports)
+  4. stack     moto on 127.0.0.1 behind the strict AWS proxy, the table and queues, the
+               three functions under cargo lambda watch (as `make local` does, on free ports)
   5. tests     cargo test --workspace --all-targets --no-fail-fast, with AWS_ENDPOINT_URL,
                AWS_REGION and dummy credentials pointing at moto, RW_MOTO=1, and
-               RW_STACK_DIR naming the stack for the end-to-end tests
+               RW_STACK_DIR naming the stack for the end-to-end tests; then the stack's
+               strict proxy must have refused nothing
 
 Everything started is stopped at the end, also on failure or Ctrl-C; a failure prints the tail
 of the functions' log. Arguments go to cargo test as they are: `cargo xtask test -- every_sample`
@@ -148,6 +149,17 @@ fn steps(
     let counts = std::fs::read_to_string(&log_path)
         .map(|log| TestCounts::from_log(&log))
         .unwrap_or_default();
+    // What the functions and the end-to-end tests did on the stack had to be what AWS accepts.
+    let refusals = started.refusals()?;
+    if !refusals.is_empty() {
+        lock(summary).end("FAILED", &counts.to_string());
+        return Err(Error::check(format!(
+            "the stack's strict AWS proxy refused {} request(s) AWS would refuse (log: {}):\n  {}",
+            refusals.len(),
+            ws.rel(&started.dir().join("proxy.log")),
+            refusals.join("\n  ")
+        )));
+    }
     if !passed {
         lock(summary).end("FAILED", &counts.to_string());
         return Err(Error::check(format!(

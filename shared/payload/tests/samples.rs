@@ -1,6 +1,7 @@
-//! Every sample under `events/` against both parsers: the 19 reply bodies and the real-delivery
-//! variants parse, mean what they say, and round-trip losslessly; every bad body fails with
-//! exactly the message `events/bad/manifest.json` gives for it.
+//! The samples under `events/` against both parsers: the 19 reply bodies and the real-delivery
+//! variants parse, mean what they say, and round-trip losslessly. The bodies of `events/bad/`
+//! are cases of `events/contract.json`, whose answers (the parsers' messages and warnings
+//! among them) `cargo test -p reply-webhooks-tests --test contract` checks.
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -423,100 +424,5 @@ fn variants_parse_with_their_typed_meaning_and_round_trip() {
         let (_, check) = VARIANTS.iter().find(|(n, _)| *n == stem(name)).unwrap();
         check(&event, &delivery);
         assert_round_trip(name, body, &event);
-    }
-}
-
-/// An entry of events/bad/manifest.json. Request-level keys (`method`, `query`, `headers`,
-/// `base64`, `raw_body`; docs/events.md) are not this test's business and are ignored.
-#[derive(Debug, serde::Deserialize)]
-struct Expected {
-    file: String,
-    description: String,
-    status: u16,
-    code: String,
-    reason: Option<String>,
-    message: Option<String>,
-    message_prefix: Option<String>,
-    /// For a body accepted with a warning: the warning's text.
-    warning: Option<String>,
-    /// `"request"`: the case is about the request (token, method, size, base64), not the body;
-    /// tests/hostile.rs checks it through the handler.
-    level: Option<String>,
-}
-
-#[test]
-fn bad_bodies_fail_with_the_manifest_message_in_both_parsers() {
-    let manifest: Vec<Expected> =
-        serde_json::from_slice(&fs::read(events_dir("bad").join("manifest.json")).unwrap())
-            .unwrap();
-    let files: Vec<(String, Vec<u8>)> = files("bad")
-        .into_iter()
-        .filter(|(name, _)| name != "manifest.json")
-        .collect();
-
-    let on_disk: BTreeSet<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
-    let listed: BTreeSet<&str> = manifest.iter().map(|e| e.file.as_str()).collect();
-    assert_eq!(listed.len(), manifest.len(), "a file is listed twice");
-    assert_eq!(
-        on_disk, listed,
-        "events/bad/ and its manifest list the same files"
-    );
-    assert!(files.len() >= 30);
-
-    for expected in &manifest {
-        let name = &expected.file;
-        assert!(!expected.description.is_empty(), "{name}");
-        // Request-level cases are tests/hostile.rs's.
-        if expected.level.as_deref() == Some("request") {
-            continue;
-        }
-        let body = &files.iter().find(|(n, _)| n == name).unwrap().1;
-        if expected.status == 200 {
-            let (event, delivery) = parse_both(name, body);
-            let warnings: Vec<String> = delivery
-                .envelope
-                .warnings
-                .iter()
-                .map(ToString::to_string)
-                .collect();
-            assert_eq!(
-                event.envelope.warnings, delivery.envelope.warnings,
-                "{name}"
-            );
-            assert_eq!(
-                warnings,
-                Vec::from_iter(expected.warning.clone()),
-                "{name}: the warnings"
-            );
-            // What could not be typed is kept; a key repeated under one spelling cannot
-            // be (a JSON map holds it once), but the forwarded body keeps every byte.
-            if !warnings.iter().any(|w| w.starts_with("event is given")) {
-                assert_round_trip(name, body, &event);
-            }
-            continue;
-        }
-        assert_eq!(
-            (
-                expected.status,
-                expected.code.as_str(),
-                expected.reason.as_deref()
-            ),
-            (202, "quarantined", Some("invalid_payload")),
-            "{name}"
-        );
-        let delivery = Delivery::parse(body).map(|_| ()).unwrap_err().to_string();
-        let event = ReplyEvent::parse(body).map(|_| ()).unwrap_err().to_string();
-        assert_eq!(delivery, event, "{name}: the parsers disagree");
-        match (&expected.message, &expected.message_prefix) {
-            (Some(message), None) => assert_eq!(&delivery, message, "{name}"),
-            (None, Some(prefix)) => {
-                assert!(prefix.starts_with("body is not valid JSON: "), "{name}");
-                assert!(
-                    delivery.starts_with(prefix.as_str()),
-                    "{name}: `{delivery}` does not start with `{prefix}`"
-                );
-            }
-            _ => panic!("{name}: give exactly one of message and message_prefix"),
-        }
     }
 }

@@ -20,13 +20,16 @@
 //! Both SDK clients speak the AWS JSON protocol (`X-Amz-Target: DynamoDB_20120810.*`,
 //! `AmazonSQS.*`); anything else passes through untouched. Everything binds 127.0.0.1.
 //!
-//! In a test, [`Proxy::start`] runs it until dropped. As a long-running process (in front of
-//! moto for the functions under `cargo lambda watch`), [`serve`] runs it on a listener until
-//! its future is dropped or its task aborted:
+//! Every refusal is also kept apart ([`Control::refusals`]), and served as JSON at
+//! [`REFUSALS_PATH`] (`GET`), so whoever runs a long-lived proxy can fail on one.
+//!
+//! In a test, [`Proxy::start`] runs it until dropped. As a long-running process (the
+//! `strict-proxy` binary, in front of moto for the functions of the local stack), [`serve`]
+//! runs it on a listener until its future is dropped or its task aborted:
 //!
 //! ```no_run
 //! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
-//! use reply_webhooks_tests::proxy::{Control, resolve_upstream, serve};
+//! use devkit::proxy::{Control, resolve_upstream, serve};
 //! let upstream = resolve_upstream("http://127.0.0.1:5000").await?;
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:4566").await?;
 //! serve(listener, upstream, Control::new()).await;
@@ -82,6 +85,11 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 /// Exchanges kept for [`Control::exchanges`]: the most recent, so that a long-running proxy
 /// (a load test through it) keeps bounded memory.
 pub const MAX_RECORDED_EXCHANGES: usize = 10_000;
+/// Refusals kept for [`Control::refusals`]: the first ones, which are the ones to fix.
+pub const MAX_KEPT_REFUSALS: usize = 1_000;
+/// Where a `GET` answers the refusals so far (JSON: `[{"target", "refused", "body"}]`), never
+/// forwarded.
+pub const REFUSALS_PATH: &str = "/__strict-proxy/refusals";
 
 /// One request the proxy received, and what it did with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,6 +128,9 @@ pub enum ProxyError {
 struct State {
     rules: Mutex<Rules>,
     exchanges: Mutex<VecDeque<Exchange>>,
+    refusals: Mutex<Vec<Exchange>>,
+    /// Refusals are also written to stderr.
+    log_refusals: AtomicBool,
     /// Strict mode is on unless this is set.
     lenient: AtomicBool,
     requests: AtomicUsize,
@@ -174,6 +185,17 @@ impl Control {
         std::mem::take(&mut *lock(&self.state.exchanges)).into()
     }
 
+    /// The exchanges strict mode refused since the start (at most the first
+    /// [`MAX_KEPT_REFUSALS`]).
+    pub fn refusals(&self) -> Vec<Exchange> {
+        lock(&self.state.refusals).clone()
+    }
+
+    /// Writes each refusal to stderr as it happens (a long-running proxy's log).
+    pub fn log_refusals(&self) {
+        self.state.log_refusals.store(true, Ordering::SeqCst);
+    }
+
     /// Requests received since the start.
     pub fn requests(&self) -> usize {
         self.state.requests.load(Ordering::SeqCst)
@@ -194,6 +216,19 @@ impl Control {
     }
 
     fn record(&self, exchange: Exchange) {
+        if let Some(code) = &exchange.refused {
+            if self.state.log_refusals.load(Ordering::SeqCst) {
+                eprintln!(
+                    "refused {} with {code}: {}",
+                    exchange.target,
+                    exchange.body.chars().take(2_000).collect::<String>()
+                );
+            }
+            let mut refusals = lock(&self.state.refusals);
+            if refusals.len() < MAX_KEPT_REFUSALS {
+                refusals.push(exchange.clone());
+            }
+        }
         let mut exchanges = lock(&self.state.exchanges);
         if exchanges.len() == MAX_RECORDED_EXCHANGES {
             exchanges.pop_front();
@@ -355,6 +390,9 @@ async fn exchange(
     control: &Control,
     request: Request,
 ) -> Next {
+    if request.target() == REFUSALS_PATH {
+        return answer_refusals(client, control).await;
+    }
     let target = request
         .head
         .header("x-amz-target")
@@ -543,6 +581,25 @@ fn batch_answer(failed: Vec<Value>) -> Response {
             .to_string()
             .into_bytes(),
     )
+}
+
+/// The refusals so far, as JSON.
+async fn answer_refusals(client: &mut Client, control: &Control) -> Next {
+    let refusals: Vec<Value> = control
+        .refusals()
+        .into_iter()
+        .map(|e| json!({"target": e.target, "refused": e.refused, "body": e.body}))
+        .collect();
+    let answer = Response::new(
+        200,
+        "OK",
+        vec![("Content-Type".to_owned(), "application/json".to_owned())],
+        Value::Array(refusals).to_string().into_bytes(),
+    );
+    if client.write_all(&answer.to_bytes()).await.is_err() || client.flush().await.is_err() {
+        return Next::Close;
+    }
+    Next::KeepOpen
 }
 
 /// Reads and discards whatever the client sends until it gives up: no answer ever comes.

@@ -94,6 +94,11 @@ impl Request {
         self.head.start_line.split(' ').next().unwrap_or_default()
     }
 
+    /// The request target (`/`, `/path?query`).
+    pub fn target(&self) -> &str {
+        self.head.start_line.split(' ').nth(1).unwrap_or_default()
+    }
+
     /// Whether the client asked to close the connection after this exchange.
     pub fn wants_close(&self) -> bool {
         self.head.wants_close()

@@ -41,7 +41,7 @@ tools: ## Install the pinned local tools into .tools/ (first use only)
 	scripts/tools.sh
 
 .PHONY: events
-events: ## Regenerate events/apigw/ from events/reply/
+events: ## Regenerate events/apigw/ and events/sources/ from events/reply/
 	cargo xtask events
 
 .PHONY: local

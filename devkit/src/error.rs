@@ -63,6 +63,9 @@ pub enum Error {
     /// A blocking HTTP call on loopback got no answer.
     #[error("{url}: no answer ({reason})")]
     Http { url: String, reason: String },
+    /// A function run under the Runtime API emulator failed, exited or did not answer in time.
+    #[error("the function {problem}")]
+    Function { problem: String },
     /// Talking to the emulator needs its address.
     #[error(
         "AWS_ENDPOINT_URL is not set. This only talks to a local emulator: start one with `make local` and set AWS_ENDPOINT_URL=http://127.0.0.1:<moto port> (printed by `make local`)"

@@ -2,8 +2,9 @@
 //! machinery exists once: where the pinned tools live, background processes that never outlive
 //! their command, moto's server, the strict AWS proxy, the local stack (moto behind the proxy,
 //! plus the functions under `cargo lambda watch`), the local table and queues, whose settings
-//! come from `template.yaml`, and the contract suite: its case file, the Lambda event of every
-//! source, and the real binaries as a backend.
+//! come from `template.yaml`, the contract suite: its case file, the Lambda event of every
+//! source, and the real binaries as a backend, and a Lambda Runtime API emulator that runs a
+//! function's binary outside Lambda.
 //!
 //! Development only: no function binary depends on this crate. Every server binds 127.0.0.1.
 
@@ -21,6 +22,7 @@ pub mod process;
 pub mod provision;
 pub mod proxy;
 pub mod routes;
+pub mod runtime_api;
 pub mod stack;
 pub mod template;
 pub mod workspace;

@@ -17,13 +17,13 @@ use std::time::{Duration, Instant};
 
 use devkit::ids::epoch_millis;
 use devkit::provision::{StackNames, provision};
+use devkit::runtime_api::Emulator;
 use devkit::{LOCAL_TOKEN, LocalAws, Moto, local_aws};
 use reply_payload::Category;
 use serde_json::{Value, json};
 use webhook_core::Routing;
 use webhook_core::config::vars;
 
-use super::emulator::Emulator;
 use crate::{Error, Result};
 
 /// How long any one wait for the function may take (plus a per-event allowance for a batch).
@@ -289,7 +289,12 @@ impl Run<'_> {
         let outcome = body(&mut child, spawned);
         let _ = child.kill();
         let _ = child.wait();
-        outcome
+        outcome.map_err(|err| {
+            Error::check(format!(
+                "{err} (the function's log: {})",
+                self.log.display()
+            ))
+        })
     }
 
     fn check(&self, body: &str, expect: Expect) -> Result {

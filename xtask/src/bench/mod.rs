@@ -4,7 +4,6 @@
 //! requests, reads the package sizes, and prints everything against the targets.
 //! `coldstart` runs the harness alone on given binaries.
 
-mod emulator;
 mod harness;
 mod report;
 

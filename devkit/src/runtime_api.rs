@@ -1,8 +1,11 @@
-//! A minimal Lambda Runtime API emulator on loopback: the calls a runtime makes on the happy
-//! path. `GET /2018-06-01/runtime/invocation/next` is answered with the next queued event and
-//! the `Lambda-Runtime-*` headers; `POST …/invocation/{id}/response` is recorded, and `/error`
+//! A minimal Lambda Runtime API emulator on loopback, so a function's real binary can run
+//! outside Lambda with events of our choosing: the bench times it, and the log test searches
+//! what it writes. It serves the calls a runtime makes on the happy path:
+//! `GET /2018-06-01/runtime/invocation/next` is answered with the next queued event and the
+//! `Lambda-Runtime-*` headers; `POST …/invocation/{id}/response` is recorded, and `/error`
 //! and `/init/error` are recorded as failures. Each call is timestamped on arrival, so a
-//! process's start-up and each invocation can be timed from outside.
+//! process's start-up and each invocation can be timed from outside. Std only (threads, no
+//! async runtime), so blocking code can drive it.
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;
@@ -13,17 +16,19 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use devkit::ids::epoch_millis;
-
+use crate::ids::epoch_millis;
 use crate::{Error, Result};
 
-/// One invocation's timeline.
+/// One invocation's answer and timeline.
 pub struct Posted {
+    /// The id [`Emulator::push`] returned for its event.
+    pub request_id: String,
     pub handed_out: Instant,
     pub posted: Instant,
     pub body: String,
 }
 
+/// What the function has asked for and answered so far.
 #[derive(Default)]
 pub struct Calls {
     pub first_next: Option<Instant>,
@@ -48,12 +53,15 @@ impl Shared {
     }
 }
 
+/// A running emulator; dropping it stops serving, which ends a waiting `/next`.
 pub struct Emulator {
+    /// What the function's `AWS_LAMBDA_RUNTIME_API` names.
     pub addr: SocketAddr,
     shared: Arc<Shared>,
 }
 
 impl Emulator {
+    /// Serves on a free loopback port.
     pub fn start() -> Result<Emulator> {
         let listener = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| Ok((l.local_addr()?, l)))
@@ -79,13 +87,14 @@ impl Emulator {
         Ok(Emulator { addr, shared })
     }
 
-    /// Queues an event for the next `/next`.
-    pub fn push(&self, event: String) {
+    /// Queues an event for the next `/next`; its request id.
+    pub fn push(&self, event: String) -> String {
         let mut calls = self.shared.lock();
         calls.next_id += 1;
         let id = format!("00000000-0000-4000-8000-{:012x}", calls.next_id);
-        calls.queue.push_back((id, event));
+        calls.queue.push_back((id.clone(), event));
         self.shared.changed.notify_all();
+        id
     }
 
     /// Waits (bounded) until `done` holds; fails on a reported error or a dead process.
@@ -99,23 +108,23 @@ impl Emulator {
         let mut calls = self.shared.lock();
         loop {
             if let Some(failure) = calls.failures.first() {
-                return Err(Error::check(format!(
-                    "the function reported an error: {failure}"
-                )));
+                return Err(Error::Function {
+                    problem: format!("reported an error: {failure}"),
+                });
             }
             if done(&calls) {
                 return Ok(calls);
             }
             if let Ok(Some(status)) = child.try_wait() {
-                return Err(Error::check(format!(
-                    "the function exited ({status}); its log is in target/bench/"
-                )));
+                return Err(Error::Function {
+                    problem: format!("exited ({status})"),
+                });
             }
             let now = Instant::now();
             if now >= deadline {
-                return Err(Error::check(format!(
-                    "timed out after {wait:?} waiting for the function"
-                )));
+                return Err(Error::Function {
+                    problem: format!("did not answer within {wait:?}"),
+                });
             }
             let wait = (deadline - now).min(Duration::from_millis(200));
             calls = self
@@ -170,6 +179,7 @@ fn serve(stream: TcpStream, shared: &Shared) {
             if path.ends_with("/response") {
                 if let Some(handed_out) = handed_out {
                     calls.responses.push(Posted {
+                        request_id: id,
                         handed_out,
                         posted: arrived,
                         body,
@@ -213,7 +223,7 @@ fn next_invocation(shared: &Shared, arrived: Instant) -> Option<String> {
                 ("Lambda-Runtime-Deadline-Ms", deadline.as_str()),
                 (
                     "Lambda-Runtime-Invoked-Function-Arn",
-                    "arn:aws:lambda:us-east-1:123456789012:function:coldstart",
+                    "arn:aws:lambda:us-east-1:123456789012:function:emulated",
                 ),
                 (
                     "Lambda-Runtime-Trace-Id",

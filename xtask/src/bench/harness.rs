@@ -195,18 +195,7 @@ pub fn measure(
     settings: &Settings,
     log_dir: &Path,
 ) -> Result<Figures> {
-    let env = aws.fresh_env(&subject.label)?;
-    let mut run = Run {
-        subject,
-        env,
-        events: Deliveries::new(root, settings)?,
-        log: log_dir.join(format!(
-            "{}.log",
-            subject
-                .label
-                .replace(|c: char| !c.is_ascii_alphanumeric(), "-")
-        )),
-    };
+    let mut run = Run::new(root, aws, subject, settings, log_dir, Vec::new())?;
     let bin_bytes = std::fs::metadata(&subject.bin)
         .map_err(|e| Error::io(format!("cannot read {}", subject.bin.display()), e))?
         .len();
@@ -228,11 +217,104 @@ pub fn measure(
     Ok(figures)
 }
 
+/// Profiles `subject` under callgrind: one process started as `valgrind <callgrind_args>
+/// <binary>` with instrumentation off takes `warm_up` new deliveries and their duplicates
+/// (first connections, lazy initialisation: not counted); then `callgrind_control` turns
+/// instrumentation on, the process takes the mix (N new actionable deliveries, then their N
+/// duplicates), and SIGTERM ends it, which writes the profile. Returns the number of
+/// invocations profiled.
+pub fn callgrind_mix(
+    root: &Path,
+    aws: &Aws,
+    subject: &Subject,
+    settings: &Settings,
+    log_dir: &Path,
+    valgrind: (&Path, &[String]),
+    control: &Path,
+    warm_up: usize,
+) -> Result<usize> {
+    let (valgrind, callgrind_args) = valgrind;
+    let mut wrapper = vec![valgrind.display().to_string()];
+    wrapper.extend(callgrind_args.iter().cloned());
+    let mut run = Run::new(root, aws, subject, settings, log_dir, wrapper)?;
+    let n = settings.deliveries;
+    let emulator = Emulator::start()?;
+    let (warm_ids, warm_news): (Vec<u64>, Vec<String>) =
+        (0..warm_up).map(|_| run.events.new_delivery()).unzip();
+    let (ids, news): (Vec<u64>, Vec<String>) = (0..n).map(|_| run.events.new_delivery()).unzip();
+    // Under valgrind everything is ~50 times slower: generous waits.
+    let slow = WAIT * 10 + Duration::from_secs(2) * u32::try_from(n).unwrap_or(u32::MAX);
+    run.with_process(&emulator, |child, _| {
+        for event in warm_news {
+            emulator.push(event);
+        }
+        for id in &warm_ids {
+            emulator.push(run.events.delivery(*id));
+        }
+        let calls = emulator.wait_for(|c| c.responses.len() >= 2 * warm_up, child, slow)?;
+        for (i, response) in calls.responses.iter().enumerate() {
+            let expect = if i < warm_up {
+                Expect::Accepted
+            } else {
+                Expect::Duplicate
+            };
+            run.check(&response.body, expect)?;
+        }
+        drop(calls);
+        let pid = child.id().to_string();
+        // Waits for the process to acknowledge (vgdb wakes it), so nothing of the window is
+        // missed.
+        let on = Command::new(control)
+            .args(["--instr=on", &pid])
+            .stdout(Stdio::null())
+            .status()
+            .map_err(|e| Error::io(format!("cannot run {}", control.display()), e))?;
+        if !on.success() {
+            return Err(Error::check(format!(
+                "{} --instr=on {pid} failed ({on})",
+                control.display()
+            )));
+        }
+        for event in news {
+            emulator.push(event);
+        }
+        for id in &ids {
+            emulator.push(run.events.delivery(*id));
+        }
+        let total = 2 * warm_up + 2 * n;
+        let calls = emulator.wait_for(|c| c.responses.len() >= total, child, slow)?;
+        for (i, response) in calls.responses[2 * warm_up..].iter().enumerate() {
+            let expect = if i < n {
+                Expect::Accepted
+            } else {
+                Expect::Duplicate
+            };
+            run.check(&response.body, expect)?;
+        }
+        drop(calls);
+        // SIGTERM: valgrind ends the program and writes the profile.
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + WAIT * 3;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return Ok(2 * n);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Err(Error::check(format!(
+            "{} did not exit after SIGTERM; no profile was written",
+            subject.label
+        )))
+    })
+}
+
 struct Run<'a> {
     subject: &'a Subject,
     env: Vec<(String, String)>,
     events: Deliveries,
     log: PathBuf,
+    /// A program and its arguments the binary is started under (valgrind), or nothing.
+    wrapper: Vec<String>,
 }
 
 /// What an answer must say.
@@ -242,7 +324,29 @@ enum Expect {
     Duplicate,
 }
 
-impl Run<'_> {
+impl<'a> Run<'a> {
+    fn new(
+        root: &Path,
+        aws: &Aws,
+        subject: &'a Subject,
+        settings: &Settings,
+        log_dir: &Path,
+        wrapper: Vec<String>,
+    ) -> Result<Run<'a>> {
+        Ok(Run {
+            subject,
+            env: aws.fresh_env(&subject.label)?,
+            events: Deliveries::new(root, settings)?,
+            log: log_dir.join(format!(
+                "{}.log",
+                subject
+                    .label
+                    .replace(|c: char| !c.is_ascii_alphanumeric(), "-")
+            )),
+            wrapper,
+        })
+    }
+
     fn spawn(&self, emulator: &Emulator) -> Result<(Child, Instant)> {
         let function = &self.subject.label;
         let log = || {
@@ -252,7 +356,14 @@ impl Run<'_> {
                 .open(&self.log)
                 .map_err(|e| Error::io(format!("cannot open {}", self.log.display()), e))
         };
-        let mut command = Command::new(&self.subject.bin);
+        let mut command = match self.wrapper.split_first() {
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg(&self.subject.bin);
+                command
+            }
+            None => Command::new(&self.subject.bin),
+        };
         command
             .env_clear()
             .env("AWS_LAMBDA_RUNTIME_API", emulator.addr.to_string())

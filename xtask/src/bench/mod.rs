@@ -6,7 +6,10 @@
 
 mod emulator;
 mod harness;
+mod profile;
 mod report;
+
+pub use profile::CHORE as PROFILE;
 
 use std::path::{Path, PathBuf};
 

@@ -24,6 +24,7 @@ use webhook_core::Routing;
 use webhook_core::config::vars;
 
 use super::emulator::Emulator;
+use super::keepalive::{Counts, Front};
 use crate::{Error, Result};
 
 /// How long any one wait for the function may take (plus a per-event allowance for a batch).
@@ -40,6 +41,9 @@ pub struct Settings {
     pub sample: String,
     /// The function whose route the deliveries take.
     pub function: String,
+    /// Whether the function reaches moto through the keep-alive front (as AWS's endpoints,
+    /// connections are kept open) rather than directly (moto closes each after one answer).
+    pub keep_alive: bool,
 }
 
 /// A binary to measure.
@@ -100,6 +104,9 @@ pub struct Window {
     pub cpu_per_invocation: Duration,
     pub peak_rss_kib: u64,
     pub latency_median: Duration,
+    /// AWS requests the function sent, and connections it opened, over the window (through
+    /// the keep-alive front; zero without it).
+    pub aws: Counts,
 }
 
 /// Everything measured for one subject.
@@ -315,6 +322,8 @@ struct Run<'a> {
     log: PathBuf,
     /// A program and its arguments the binary is started under (valgrind), or nothing.
     wrapper: Vec<String>,
+    /// The keep-alive front the function reaches moto through, when there is one.
+    front: Option<Front>,
 }
 
 /// What an answer must say.
@@ -333,9 +342,22 @@ impl<'a> Run<'a> {
         log_dir: &Path,
         wrapper: Vec<String>,
     ) -> Result<Run<'a>> {
+        let mut env = aws.fresh_env(&subject.label)?;
+        let front = if settings.keep_alive {
+            let front = Front::start(&aws.local().endpoint)?;
+            for (name, value) in &mut env {
+                if name == "AWS_ENDPOINT_URL" {
+                    *value = front.url();
+                }
+            }
+            Some(front)
+        } else {
+            None
+        };
         Ok(Run {
             subject,
-            env: aws.fresh_env(&subject.label)?,
+            env,
+            front,
             events: Deliveries::new(root, settings)?,
             log: log_dir.join(format!(
                 "{}.log",
@@ -464,6 +486,10 @@ impl<'a> Run<'a> {
                 cpu_per_invocation: (new.cpu_per_invocation + again.cpu_per_invocation) / 2,
                 peak_rss_kib: again.peak_rss_kib,
                 latency_median: (new.latency_median + again.latency_median) / 2,
+                aws: Counts {
+                    connections: new.aws.connections + again.aws.connections,
+                    requests: new.aws.requests + again.aws.requests,
+                },
             };
             Ok((new, mix, ids))
         })
@@ -502,6 +528,7 @@ impl<'a> Run<'a> {
         let n = events.len();
         let done = emulator.wait_for(|_| true, child, WAIT)?.responses.len();
         let pid = child.id();
+        let aws_before = self.aws_counts();
         let cpu_before = cpu_nanos(pid);
         for event in events {
             emulator.push(event);
@@ -509,6 +536,7 @@ impl<'a> Run<'a> {
         let allowance = WAIT + Duration::from_millis(200) * u32::try_from(n).unwrap_or(u32::MAX);
         let calls = emulator.wait_for(|c| c.responses.len() >= done + n, child, allowance)?;
         let cpu = cpu_nanos(pid).saturating_sub(cpu_before);
+        let aws_after = self.aws_counts();
         let mut latencies = Vec::with_capacity(n);
         for response in &calls.responses[done..] {
             self.check(&response.body, expect)?;
@@ -518,7 +546,15 @@ impl<'a> Run<'a> {
             cpu_per_invocation: Duration::from_nanos(cpu / n.max(1) as u64),
             peak_rss_kib: proc_status(pid, "VmHWM:").unwrap_or(0),
             latency_median: percentile(&latencies, 50),
+            aws: Counts {
+                connections: aws_after.connections - aws_before.connections,
+                requests: aws_after.requests - aws_before.requests,
+            },
         })
+    }
+
+    fn aws_counts(&self) -> Counts {
+        self.front.as_ref().map(Front::counts).unwrap_or_default()
     }
 }
 
@@ -645,6 +681,7 @@ mod tests {
             deliveries: 1,
             sample: "email_replied".into(),
             function: "email-webhook".into(),
+            keep_alive: true,
         };
         let mut deliveries = Deliveries::new(&root, &settings).unwrap();
         let body = |event: &str| -> String {

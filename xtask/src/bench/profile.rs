@@ -25,13 +25,14 @@ pub const CHORE: Chore = Chore {
     name: "profile",
     summary: "instructions per warm invocation by component (callgrind), function vs hello-world",
     usage: "\
-usage: cargo xtask profile [--deliveries N] [--warm-up N] [--top N] [--reuse]
+usage: cargo xtask profile [--deliveries N] [--warm-up N] [--top N] [--direct] [--reuse]
 
 Builds the email function and the hello-world with the `profiling` profile (release, with
 symbols), runs each under valgrind's callgrind against the Runtime API emulator and moto,
 turns instrumentation on after N_w new deliveries and their duplicates (--warm-up, default
 10), then counts the mix: N new actionable deliveries and their N duplicates (--deliveries,
-default 50). Prints instructions per invocation by component and the functions that cost
+default 50), through the keep-alive front as `cargo xtask bench` (--direct: straight to
+moto, a connection per request). Prints instructions per invocation by component and the functions that cost
 most (--top, default 25). Needs valgrind (apt-get install valgrind). The profiles are kept in
 target/bench/callgrind.<binary>.out (callgrind_annotate reads them), the table in
 target/bench/profile.txt. --reuse reads the profiles of the last run again (no build, no run).",
@@ -354,12 +355,13 @@ fn run(ws: &Workspace, mut args: Args) -> Result {
     let warm_up = args.setting("--warm-up", "WARM_UP", 10usize, 1..=1_000)?;
     let top = args.setting("--top", "TOP", 25usize, 0..=500)?;
     let reuse = args.flag("--reuse");
+    let keep_alive = !args.flag("--direct");
     args.finish()?;
     let out = ws.target_dir().join("bench");
     let labels = [FUNCTION, "hello-world"];
     let file = |label: &str| out.join(format!("callgrind.{label}.out"));
     if !reuse {
-        record(ws, &labels, &file, deliveries, warm_up)?;
+        record(ws, &labels, &file, deliveries, warm_up, keep_alive)?;
     }
     let mut reports = Vec::new();
     for label in labels {
@@ -385,6 +387,7 @@ fn record(
     file: &dyn Fn(&str) -> PathBuf,
     deliveries: usize,
     warm_up: usize,
+    keep_alive: bool,
 ) -> Result {
     let valgrind = find_program("valgrind")?;
     let control = find_program("callgrind_control")?;
@@ -410,6 +413,7 @@ fn record(
         deliveries,
         sample: "email_replied".to_owned(),
         function: FUNCTION.to_owned(),
+        keep_alive,
     };
     say("[2/3] callgrind: warm-up, then the mix counted, against moto");
     let moto = Moto::start(

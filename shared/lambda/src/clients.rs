@@ -26,8 +26,10 @@
 //! - one HTTP client for both services (the SDK's hyper 1.x client over rustls, with its
 //!   connection pool): from Lambda's environment with no custom endpoint, its trust store holds
 //!   only the Amazon Trust Services roots that every AWS endpoint chains to, instead of loading
-//!   and parsing the ~140 certificates of the system's store at start-up; with a custom endpoint
-//!   (which may be anything) or through the standard chain, the system's store as before.
+//!   and parsing the ~140 certificates of the system's store at start-up (a plain-HTTP
+//!   emulator endpoint needs no store at all, so it gets the same); with an HTTPS custom
+//!   endpoint (which may present any certificate) or through the standard chain, the system's
+//!   store as before.
 
 use std::time::Duration;
 
@@ -190,7 +192,22 @@ impl Direct {
         })
     }
 
+    /// Whether an endpoint is a custom one reached over TLS, which may present any certificate:
+    /// the system's trust store then. AWS's endpoints, and plain-HTTP emulators (no TLS at
+    /// all), need only Amazon's roots.
+    fn custom_tls_endpoint(&self) -> bool {
+        [&self.dynamodb_endpoint, &self.sqs_endpoint]
+            .into_iter()
+            .flatten()
+            .any(|url| !url.trim_start().to_ascii_lowercase().starts_with("http://"))
+    }
+
     fn clients(self) -> Clients {
+        let trust_store = if self.custom_tls_endpoint() {
+            TrustStore::default()
+        } else {
+            amazon_trust_store()
+        };
         let credentials = Credentials::new(
             self.access_key_id,
             self.secret_access_key,
@@ -199,12 +216,7 @@ impl Direct {
             "Environment",
         );
         let region = Region::new(self.region);
-        let custom_endpoint = self.dynamodb_endpoint.is_some() || self.sqs_endpoint.is_some();
-        let http = http_client(if custom_endpoint {
-            TrustStore::default()
-        } else {
-            amazon_trust_store()
-        });
+        let http = http_client(trust_store);
         let mut dynamodb = aws_sdk_dynamodb::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(region.clone())
@@ -302,6 +314,18 @@ mod tests {
         let mut empty_key = LAMBDA.to_vec();
         empty_key[0].1 = " ";
         assert_eq!(direct(&empty_key), None, "an empty variable is unset");
+    }
+
+    #[test]
+    fn the_trust_store_is_the_systems_only_for_a_custom_https_endpoint() {
+        let with = |url: &str| {
+            let mut vars = LAMBDA.to_vec();
+            vars.push(("AWS_ENDPOINT_URL_DYNAMODB", url));
+            direct(&vars).unwrap().custom_tls_endpoint()
+        };
+        assert!(!direct(&LAMBDA).unwrap().custom_tls_endpoint());
+        assert!(!with("http://127.0.0.1:5000"));
+        assert!(with("https://dynamodb.vpce.example.com"));
     }
 
     #[tokio::test]

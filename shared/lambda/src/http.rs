@@ -54,10 +54,8 @@ impl<'de> Deserialize<'de> for HttpEvent {
         let payload_v2 = serde_json::from_str::<Shape<'_>>(text).is_ok_and(|shape| {
             shape.version.as_deref() == Some("2.0") && shape.http_method.is_none()
         });
-        if payload_v2 {
-            if let Ok(event) = serde_json::from_str::<ApiGatewayV2httpRequest>(text) {
-                return Ok(HttpEvent(LambdaRequest::ApiGatewayV2(event)));
-            }
+        if payload_v2 && let Ok(event) = serde_json::from_str::<ApiGatewayV2httpRequest>(text) {
+            return Ok(HttpEvent(LambdaRequest::ApiGatewayV2(event)));
         }
         serde_json::from_str::<LambdaRequest>(text)
             .map(HttpEvent)

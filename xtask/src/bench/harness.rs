@@ -224,8 +224,9 @@ pub fn measure(
     Ok(figures)
 }
 
-/// Profiles `subject` under callgrind: one process started as `valgrind <callgrind_args>
-/// <binary>` with instrumentation off takes `warm_up` new deliveries and their duplicates
+/// Profiles `subject` under callgrind (`valgrind`: the program, its arguments, and
+/// `callgrind_control`): one process started as `valgrind <arguments> <binary>` with
+/// instrumentation off takes `warm_up` new deliveries and their duplicates
 /// (first connections, lazy initialisation: not counted); then `callgrind_control` turns
 /// instrumentation on, the process takes the mix (N new actionable deliveries, then their N
 /// duplicates), and SIGTERM ends it, which writes the profile. Returns the number of
@@ -236,11 +237,10 @@ pub fn callgrind_mix(
     subject: &Subject,
     settings: &Settings,
     log_dir: &Path,
-    valgrind: (&Path, &[String]),
-    control: &Path,
+    valgrind: (&Path, &[String], &Path),
     warm_up: usize,
 ) -> Result<usize> {
-    let (valgrind, callgrind_args) = valgrind;
+    let (valgrind, callgrind_args, control) = valgrind;
     let mut wrapper = vec![valgrind.display().to_string()];
     wrapper.extend(callgrind_args.iter().cloned());
     let mut run = Run::new(root, aws, subject, settings, log_dir, wrapper)?;

@@ -201,10 +201,10 @@ pub fn crate_of(file: &str, object: &str) -> String {
             format!("({name})")
         };
     }
-    if let Some((_, rest)) = file.split_once("/registry/src/") {
-        if let Some(dir) = rest.split('/').nth(1) {
-            return without_version(dir);
-        }
+    if let Some((_, rest)) = file.split_once("/registry/src/")
+        && let Some(dir) = rest.split('/').nth(1)
+    {
+        return without_version(dir);
     }
     if file.contains("/rustc/") || file.contains("/library/") {
         return "std".into();
@@ -444,8 +444,7 @@ fn record(
             &subject,
             &settings,
             &out,
-            (&valgrind, &callgrind_args),
-            &control,
+            (&valgrind, &callgrind_args, &control),
             warm_up,
         )?;
         debug_assert_eq!(invocations, 2 * deliveries);
@@ -494,27 +493,27 @@ fn summary(reports: &[(&str, usize, Profile)], deliveries: usize, top: usize) ->
             per(first.total, *ours_n) / per(second.total, *other_n).max(1.0)
         );
     }
-    if top > 0 {
-        if let Some((label, n, profile)) = reports.first() {
-            let mut crates: Vec<(&String, &u64)> = profile.by_crate.iter().collect();
-            crates.sort_by(|a, b| b.1.cmp(a.1));
-            let _ = writeln!(
-                out,
-                "\n{label}: the {top} crates whose code costs most (instructions per invocation)"
-            );
-            for (krate, cost) in crates.into_iter().take(top) {
-                let _ = writeln!(out, "  {:>10.0}  {krate}", per(*cost, *n));
-            }
-            let mut functions: Vec<(&String, &u64)> = profile.by_function.iter().collect();
-            functions.sort_by(|a, b| b.1.cmp(a.1));
-            let _ = writeln!(
-                out,
-                "\n{label}: the {top} function symbols with the most own instructions (inlined code included)"
-            );
-            for (function, cost) in functions.into_iter().take(top) {
-                let name: String = function.chars().take(150).collect();
-                let _ = writeln!(out, "  {:>10.0}  {name}", per(*cost, *n));
-            }
+    if top > 0
+        && let Some((label, n, profile)) = reports.first()
+    {
+        let mut crates: Vec<(&String, &u64)> = profile.by_crate.iter().collect();
+        crates.sort_by(|a, b| b.1.cmp(a.1));
+        let _ = writeln!(
+            out,
+            "\n{label}: the {top} crates whose code costs most (instructions per invocation)"
+        );
+        for (krate, cost) in crates.into_iter().take(top) {
+            let _ = writeln!(out, "  {:>10.0}  {krate}", per(*cost, *n));
+        }
+        let mut functions: Vec<(&String, &u64)> = profile.by_function.iter().collect();
+        functions.sort_by(|a, b| b.1.cmp(a.1));
+        let _ = writeln!(
+            out,
+            "\n{label}: the {top} function symbols with the most own instructions (inlined code included)"
+        );
+        for (function, cost) in functions.into_iter().take(top) {
+            let name: String = function.chars().take(150).collect();
+            let _ = writeln!(out, "  {:>10.0}  {name}", per(*cost, *n));
         }
     }
     out

@@ -90,7 +90,7 @@ pub const COMPONENTS: &[(&str, &[&str])] = &[
         ],
     ),
     (
-        "SigV4 signing (aws_sigv4, sha2, hmac)",
+        "SigV4 and SHA-256 (aws_sigv4, sha2, hmac; the validation hash's SHA-256 included)",
         &[
             "aws_sigv4",
             "sha2",
@@ -585,6 +585,7 @@ totals: 1000
         assert_eq!(components.iter().map(|(_, n)| n).sum::<u64>(), 1000);
         assert!(component("hyper").starts_with("HTTP client"));
         assert!(component("aws_sigv4").starts_with("SigV4"));
+        assert!(component("sha2").starts_with("SigV4 and SHA-256"));
         assert_eq!(
             without_version("aws-smithy-runtime-api-1.20.0"),
             "aws_smithy_runtime_api"

@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! Lambda event (REST API, HTTP API 1.0/2.0, ALB, function URL)
-//!   └─ BodyGuard ─ lambda_http adapter ─ http::Request ─ handle ─ Pipeline::handle ─ Response
+//!   └─ HttpEvent (parsed once) ─ BodyGuard ─ lambda_http adapter ─ http::Request ─ handle
+//!        ─ Pipeline::handle ─ Response
 //! ```
 //! Start-up does no network I/O: configuration comes from the environment, and the AWS
 //! clients (see [`clients`]) take their credentials from it too on Lambda.

@@ -24,12 +24,13 @@
 //!   timeout and every call by 3 s and by the invocation's deadline, so a stalled stream already
 //!   ends in a timeout;
 //! - one HTTP client for both services (the SDK's hyper 1.x client over rustls, with its
-//!   connection pool): from Lambda's environment with no custom endpoint, its trust store holds
-//!   only the Amazon Trust Services roots that every AWS endpoint chains to, instead of loading
-//!   and parsing the ~140 certificates of the system's store at start-up (a plain-HTTP
-//!   emulator endpoint needs no store at all, so it gets the same); with an HTTPS custom
-//!   endpoint (which may present any certificate) or through the standard chain, the system's
-//!   store as before.
+//!   connection pool): from Lambda's environment with no custom endpoint in a commercial
+//!   region, its trust store holds only the Amazon Trust Services roots that every AWS
+//!   endpoint there chains to, instead of loading and parsing the ~140 certificates of the
+//!   system's store at start-up (a plain-HTTP emulator endpoint needs no store at all, so it
+//!   gets the same); with an HTTPS custom endpoint (which may present any certificate), in
+//!   China, GovCloud or an isolated partition, or through the standard chain, the system's
+//!   store.
 
 use std::time::Duration;
 
@@ -202,8 +203,17 @@ impl Direct {
             .any(|url| !url.trim_start().to_ascii_lowercase().starts_with("http://"))
     }
 
+    /// Whether the region is in the commercial `aws` partition, whose endpoints all present
+    /// Amazon Trust Services certificates. China, GovCloud and the isolated partitions keep the
+    /// system's store: their endpoints' certificate authorities are not promised to be the same.
+    fn commercial_region(&self) -> bool {
+        !["cn-", "us-gov-", "us-iso", "eu-isoe-"]
+            .iter()
+            .any(|prefix| self.region.starts_with(prefix))
+    }
+
     fn clients(self) -> Clients {
-        let trust_store = if self.custom_tls_endpoint() {
+        let trust_store = if self.custom_tls_endpoint() || !self.commercial_region() {
             TrustStore::default()
         } else {
             amazon_trust_store()
@@ -317,13 +327,25 @@ mod tests {
     }
 
     #[test]
-    fn the_trust_store_is_the_systems_only_for_a_custom_https_endpoint() {
+    fn the_trust_store_is_the_systems_for_a_custom_https_endpoint_or_another_partition() {
         let with = |url: &str| {
             let mut vars = LAMBDA.to_vec();
             vars.push(("AWS_ENDPOINT_URL_DYNAMODB", url));
             direct(&vars).unwrap().custom_tls_endpoint()
         };
         assert!(!direct(&LAMBDA).unwrap().custom_tls_endpoint());
+        assert!(direct(&LAMBDA).unwrap().commercial_region());
+        for region in [
+            "cn-north-1",
+            "us-gov-west-1",
+            "us-isob-east-1",
+            "eu-isoe-west-1",
+        ] {
+            let mut vars = LAMBDA.to_vec();
+            vars[3].1 = region;
+            vars[4].1 = region;
+            assert!(!direct(&vars).unwrap().commercial_region(), "{region}");
+        }
         assert!(!with("http://127.0.0.1:5000"));
         assert!(with("https://dynamodb.vpce.example.com"));
     }

@@ -11,27 +11,16 @@ pub fn category_of(event_type: &EventType) -> Category {
 }
 
 /// The path under `cargo lambda watch` that POSTs to `category`'s function and route, with the
-/// token: `/lambda-url/<binary>/webhooks/<category>?token=…`.
+/// token form-encoded as the functions decode it: `/lambda-url/<binary>/webhooks/<category>?token=…`.
 pub fn function_path(category: Category, token: &str) -> String {
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("token", token)
+        .finish();
     format!(
-        "/lambda-url/{}{}?token={}",
+        "/lambda-url/{}{}?{query}",
         category.binary(),
-        category.route(),
-        percent_encode(token)
+        category.route()
     )
-}
-
-/// `raw` as a query value (unreserved characters kept, everything else `%XX`).
-pub fn percent_encode(raw: &str) -> String {
-    raw.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -58,8 +47,8 @@ mod tests {
     fn the_function_path_names_binary_route_and_encoded_token() {
         assert_eq!(
             function_path(Category::Linkedin, "a b&c"),
-            "/lambda-url/linkedin-webhook/webhooks/linkedin?token=a%20b%26c"
+            "/lambda-url/linkedin-webhook/webhooks/linkedin?token=a+b%26c"
         );
-        assert_eq!(percent_encode(crate::LOCAL_TOKEN), crate::LOCAL_TOKEN);
+        assert!(function_path(Category::Email, crate::LOCAL_TOKEN).ends_with(crate::LOCAL_TOKEN));
     }
 }

@@ -44,6 +44,7 @@ const CHORES: &[Chore] = &[
     load::CHORE,
     bench::BENCH,
     bench::COLDSTART,
+    bench::PROFILE,
     fuzz::CHORE,
     sam::TEMPLATE,
     sam::SAM_BUILD,

@@ -9,6 +9,8 @@
 //! has already accepted; anything it cannot read is hashed as raw bytes instead, which can only
 //! make two bodies look different, never alike.
 
+use std::ops::Range;
+
 use sha2::{Digest, Sha256};
 
 /// The hex SHA-256 of `body`'s canonical form (of its raw bytes if it is not valid JSON).
@@ -68,30 +70,34 @@ impl Reader<'_> {
 
     fn object(&mut self, out: &mut Vec<u8>, depth: usize) -> Option<()> {
         self.eat(b'{')?;
-        let mut members: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        // Members are written once into `scratch`, then copied out in key order: one buffer
+        // per object rather than two per member.
+        let mut scratch = Vec::new();
+        let mut members: Vec<(Range<usize>, Range<usize>)> = Vec::new();
         if self.peek()? != b'}' {
             loop {
-                let mut key = Vec::new();
-                self.string(&mut key)?;
+                let key_start = scratch.len();
+                self.string(&mut scratch)?;
+                let key = key_start..scratch.len();
                 self.eat(b':')?;
-                let mut value = Vec::new();
-                self.value(&mut value, depth + 1)?;
-                members.push((key, value));
+                self.value(&mut scratch, depth + 1)?;
+                members.push((key.clone(), key.end..scratch.len()));
                 if self.eat(b',').is_none() {
                     break;
                 }
             }
         }
         self.eat(b'}')?;
-        members.sort_by(|a, b| a.0.cmp(&b.0));
+        // Stable: members with equal keys keep their order.
+        members.sort_by(|a, b| scratch[a.0.clone()].cmp(&scratch[b.0.clone()]));
         out.push(b'{');
-        for (index, (key, value)) in members.iter().enumerate() {
+        for (index, (key, value)) in members.into_iter().enumerate() {
             if index > 0 {
                 out.push(b',');
             }
-            out.extend_from_slice(key);
+            out.extend_from_slice(&scratch[key]);
             out.push(b':');
-            out.extend_from_slice(value);
+            out.extend_from_slice(&scratch[value]);
         }
         out.push(b'}');
         Some(())
@@ -130,7 +136,15 @@ impl Reader<'_> {
             }
         }
         self.at = at + 1;
-        let decoded: String = serde_json::from_slice(&self.bytes[start..self.at]).ok()?;
+        let token = &self.bytes[start..self.at];
+        // Without escapes or control characters, valid UTF-8 is already written the way
+        // serde_json would write it back (it escapes only quotes, backslashes and controls): as is.
+        let inner = &token[1..token.len() - 1];
+        if !inner.iter().any(|&b| b == b'\\' || b < 0x20) && std::str::from_utf8(inner).is_ok() {
+            out.extend_from_slice(token);
+            return Some(());
+        }
+        let decoded: String = serde_json::from_slice(token).ok()?;
         serde_json::to_writer(out, &decoded).ok()
     }
 
@@ -153,6 +167,121 @@ impl Reader<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The canonical form as first written (a buffer per member, every string decoded and
+    /// written back by serde_json): the faster one above must give the same bytes.
+    fn reference(body: &[u8]) -> Option<Vec<u8>> {
+        fn value(r: &mut Reader<'_>, out: &mut Vec<u8>, depth: usize) -> Option<()> {
+            if depth > MAX_DEPTH {
+                return None;
+            }
+            match r.peek()? {
+                b'{' => {
+                    r.eat(b'{')?;
+                    let mut members: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+                    if r.peek()? != b'}' {
+                        loop {
+                            let mut key = Vec::new();
+                            string(r, &mut key)?;
+                            r.eat(b':')?;
+                            let mut v = Vec::new();
+                            value(r, &mut v, depth + 1)?;
+                            members.push((key, v));
+                            if r.eat(b',').is_none() {
+                                break;
+                            }
+                        }
+                    }
+                    r.eat(b'}')?;
+                    members.sort_by(|a, b| a.0.cmp(&b.0));
+                    out.push(b'{');
+                    for (i, (k, v)) in members.iter().enumerate() {
+                        if i > 0 {
+                            out.push(b',');
+                        }
+                        out.extend_from_slice(k);
+                        out.push(b':');
+                        out.extend_from_slice(v);
+                    }
+                    out.push(b'}');
+                    Some(())
+                }
+                b'[' => {
+                    r.eat(b'[')?;
+                    out.push(b'[');
+                    if r.peek()? != b']' {
+                        loop {
+                            value(r, out, depth + 1)?;
+                            if r.eat(b',').is_none() {
+                                break;
+                            }
+                            out.push(b',');
+                        }
+                    }
+                    r.eat(b']')?;
+                    out.push(b']');
+                    Some(())
+                }
+                b'"' => string(r, out),
+                _ => r.literal(out),
+            }
+        }
+        fn string(r: &mut Reader<'_>, out: &mut Vec<u8>) -> Option<()> {
+            r.skip_whitespace();
+            let start = r.at;
+            if r.bytes.get(start) != Some(&b'"') {
+                return None;
+            }
+            let mut at = start + 1;
+            loop {
+                match r.bytes.get(at)? {
+                    b'\\' => at += 2,
+                    b'"' => break,
+                    _ => at += 1,
+                }
+            }
+            r.at = at + 1;
+            let decoded: String = serde_json::from_slice(&r.bytes[start..r.at]).ok()?;
+            serde_json::to_writer(out, &decoded).ok()
+        }
+        let mut reader = Reader { bytes: body, at: 0 };
+        let mut out = Vec::new();
+        value(&mut reader, &mut out, 0)?;
+        reader.skip_whitespace();
+        (reader.at == body.len()).then_some(out)
+    }
+
+    #[test]
+    fn the_canonical_form_is_the_reference_ones_byte_for_byte() {
+        let mut bodies: Vec<Vec<u8>> = [
+            &br#"{"b":"\/","a":[true,null,-1.5e3],"c":{"z":1,"y":"caf\u00e9","y":"\"q\""}}"#[..],
+            br#"{"ctl":"a\u0001b","tab":"a\tb","del":"\u007f","raw":"caf"}"#,
+            b"{\"raw\":\"caf\xc3\xa9 \x7f\"}",
+            b"{\"raw tab\":\"a\tb\"}",
+            b"{\"bad\":\"\xff\"}",
+            br#"{"a":1,"b":0,"a":2}"#,
+            br#"[{"k":[{"x":"\ud83d\ude00"},{}]},[],"",0]"#,
+            br#"{"a":"\ud800"}"#,
+        ]
+        .iter()
+        .map(|b| b.to_vec())
+        .collect();
+        let events = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events");
+        for dir in ["reply", "variants", "bad"] {
+            for entry in std::fs::read_dir(events.join(dir)).unwrap() {
+                bodies.push(std::fs::read(entry.unwrap().path()).unwrap());
+            }
+        }
+        assert!(bodies.len() > 30);
+        for body in &bodies {
+            assert_eq!(
+                canonical(body),
+                reference(body),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
 
     fn same(a: &str, b: &str) -> bool {
         validation_hash(a.as_bytes()) == validation_hash(b.as_bytes())

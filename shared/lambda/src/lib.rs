@@ -3,21 +3,22 @@
 //!
 //! ```text
 //! Lambda event (REST API, HTTP API 1.0/2.0, ALB, function URL)
-//!   └─ BodyGuard ─ lambda_http adapter ─ http::Request ─ handle ─ Pipeline::handle ─ Response
+//!   └─ HttpEvent (parsed once) ─ BodyGuard ─ lambda_http adapter ─ http::Request ─ handle
+//!        ─ Pipeline::handle ─ Response
 //! ```
 //! Start-up does no network I/O: configuration comes from the environment, and the AWS
-//! clients resolve credentials lazily on their first request.
+//! clients (see [`clients`]) take their credentials from it too on Lambda.
 
+pub mod clients;
 mod deadline;
 pub mod http;
 pub mod logging;
 pub mod metrics;
 mod telemetry;
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
-use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_config::SdkConfig;
 use lambda_http::request::LambdaRequest;
 use lambda_http::{Adapter, Body, Request, RequestExt, service_fn};
 use lambda_runtime::LambdaEvent;
@@ -27,6 +28,7 @@ use webhook_aws::{DynamoDbStore, QueueUrls, SqsPublisher};
 use webhook_core::ports::{Clock, IdempotencyStore, Publisher, SystemClock};
 use webhook_core::{Config, Pipeline};
 
+pub use clients::sdk_timeouts;
 pub use deadline::{MARGIN, MINIMUM, deadline};
 pub use lambda_runtime::Error;
 
@@ -36,32 +38,30 @@ pub async fn run(category: Category) -> Result<(), Error> {
     let config = Config::from_env().inspect_err(|err| {
         tracing::error!(error = %err, "configuration is invalid; the function cannot start");
     })?;
-    let aws = aws_config::defaults(BehaviorVersion::latest())
-        .timeout_config(sdk_timeouts())
-        .load()
-        .await;
-    let pipeline = aws_pipeline(config, category, &aws, &aws);
-    lambda_runtime::run(service(&pipeline)).await
+    let pipeline = pipeline(config, category, clients::from_env().await);
+    lambda_runtime::run(http::parse_once(service(&pipeline))).await
 }
 
 /// The functions' pipeline: the core on DynamoDB and SQS.
 pub type AwsPipeline = Pipeline<DynamoDbStore, SqsPublisher>;
 
-/// The pipeline with its DynamoDB and SQS clients built from `dynamodb` and `sqs`: one and the
-/// same configuration in a function; tests point each service at its own endpoint (moto, a
-/// fault proxy, a closed port).
+/// The pipeline with its DynamoDB and SQS clients built from `dynamodb` and `sqs` (with the
+/// functions' client settings, [`clients::from_sdk_config`]): tests point each service at its
+/// own endpoint (moto, a fault proxy, a closed port).
 pub fn aws_pipeline(
     config: Config,
     category: Category,
     dynamodb: &SdkConfig,
     sqs: &SdkConfig,
 ) -> AwsPipeline {
-    let store = DynamoDbStore::new(
-        aws_sdk_dynamodb::Client::new(dynamodb),
-        config.table_name.clone(),
-    );
+    pipeline(config, category, clients::from_sdk_config(dynamodb, sqs))
+}
+
+/// The pipeline on `clients`.
+pub fn pipeline(config: Config, category: Category, clients: clients::Clients) -> AwsPipeline {
+    let store = DynamoDbStore::new(clients.dynamodb, config.table_name.clone());
     let publisher = SqsPublisher::new(
-        aws_sdk_sqs::Client::new(sqs),
+        clients.sqs,
         QueueUrls {
             actionable: config.actionable_queue_url.clone(),
             activity: config.activity_queue_url.clone(),
@@ -69,18 +69,6 @@ pub fn aws_pipeline(
         },
     );
     Pipeline::new(config, category, store, publisher, SystemClock)
-}
-
-/// The SDK timeouts of the functions' clients: a connection or one attempt that takes more
-/// than a second fails and is retried, and a whole call gives up after three seconds, so a
-/// hung dependency costs a few seconds, not the whole timeout. Each call is also bounded by
-/// the time left before the invocation's deadline (the pipeline passes it to every call).
-pub fn sdk_timeouts() -> TimeoutConfig {
-    TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(1))
-        .operation_attempt_timeout(Duration::from_secs(1))
-        .operation_timeout(Duration::from_secs(3))
-        .build()
 }
 
 /// The service the runtime drives: the base64 guard, `lambda_http`'s conversion of any HTTP
@@ -137,8 +125,8 @@ where
     P: Publisher,
     C: Clock,
 {
-    let payload: LambdaRequest = serde_json::from_str(event)?;
-    let response = service(pipeline)
+    let payload: http::HttpEvent = serde_json::from_str(event)?;
+    let response = http::parse_once(service(pipeline))
         .oneshot(LambdaEvent::new(payload, context))
         .await?;
     Ok(serde_json::to_value(response)?)

@@ -5,7 +5,8 @@
 
 use std::str::FromStr;
 
-use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::Layer;
+use tracing_subscriber::filter::{LevelFilter, Targets, filter_fn};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
@@ -44,17 +45,24 @@ pub fn level_from_env() -> LevelFilter {
 
 /// Installs the subscriber: JSON lines when `AWS_LAMBDA_LOG_FORMAT` is `JSON` (as the
 /// template sets it), text otherwise; no timestamps (Lambda adds them).
+///
+/// Events only, no spans: the runtime opens a span per invocation (its request id and X-Ray
+/// trace id), and recording it and copying its fields into each line (twice, as `span` and
+/// `spans`) cost more per invocation than the summary line itself, which names the request id
+/// (as do the warnings and errors, see `telemetry`). This project opens no spans of its own.
 pub fn init() {
     let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
     let fmt = tracing_subscriber::fmt::layer()
         .with_target(false)
         .without_time()
         .with_writer(std::io::stdout);
+    let events_only = filter_fn(|metadata| metadata.is_event());
     let registry = tracing_subscriber::registry().with(filter(level_from_env()));
     let _ = if json {
-        registry.with(fmt.json()).try_init()
+        let fmt = fmt.json().with_current_span(false).with_span_list(false);
+        registry.with(fmt.with_filter(events_only)).try_init()
     } else {
-        registry.with(fmt).try_init()
+        registry.with(fmt.with_filter(events_only)).try_init()
     };
 }
 

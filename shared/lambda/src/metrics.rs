@@ -14,6 +14,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use serde::Serialize;
+use serde_json::value::RawValue;
 use webhook_core::{Handled, Outcome, Routing};
 
 /// The CloudWatch namespace of every metric.
@@ -107,7 +108,29 @@ struct Metadata<'a> {
     #[serde(rename = "Timestamp")]
     timestamp: u64,
     #[serde(rename = "CloudWatchMetrics")]
-    directives: &'a [&'a Directive],
+    directives: &'a RawValue,
+}
+
+/// The `CloudWatchMetrics` array of a line, serialised once per process for each of the four
+/// combinations (quarantined or not, accepted or not): it is the same ~1 KB on every line.
+fn directives(quarantined: bool, accepted: bool) -> &'static RawValue {
+    static ARRAYS: OnceLock<[Box<RawValue>; 4]> = OnceLock::new();
+    let arrays = ARRAYS.get_or_init(|| {
+        [(false, false), (false, true), (true, false), (true, true)].map(|(q, a)| {
+            let mut list: Vec<&Directive> = vec![&BY_FUNCTION, &BY_OUTCOME];
+            if q {
+                list.push(&QUARANTINED);
+            }
+            if a {
+                list.push(&BY_EVENT_TYPE);
+            }
+            serde_json::to_string(&list)
+                .ok()
+                .and_then(|json| RawValue::from_string(json).ok())
+                .unwrap_or_else(|| RawValue::NULL.to_owned())
+        })
+    });
+    &arrays[usize::from(quarantined) * 2 + usize::from(accepted)]
 }
 
 /// One EMF line: the directives, the dimension values, the metric values, and two plain
@@ -172,17 +195,10 @@ pub fn emf_line(handled: &Handled, function: &str, elapsed: Duration, now_ms: u6
         Some(_) => "unknown",
         None => "none",
     };
-    let mut directives: Vec<&Directive> = vec![&BY_FUNCTION, &BY_OUTCOME];
-    if reason.is_some() {
-        directives.push(&QUARANTINED);
-    }
-    if accepted {
-        directives.push(&BY_EVENT_TYPE);
-    }
     let line = Line {
         aws: Metadata {
             timestamp: now_ms,
-            directives: &directives,
+            directives: directives(reason.is_some(), accepted),
         },
         function,
         outcome: outcome.code(),

@@ -45,6 +45,7 @@ pub fn log_summary(request_id: &str, path: &str, handled: &Handled, elapsed: Dur
     );
     if let Some(facts) = event.filter(|facts| facts.wrong_route) {
         tracing::warn!(
+            request_id,
             event_id,
             event_type,
             received_by = report.function.as_str(),
@@ -54,26 +55,35 @@ pub fn log_summary(request_id: &str, path: &str, handled: &Handled, elapsed: Dur
     }
     if event.is_some_and(|facts| !facts.known_type) {
         tracing::warn!(
+            request_id,
             event_id,
             event_type,
             "unknown event type; recorded and forwarded as actionable"
         );
     }
     for warning in &report.warnings {
-        tracing::warn!(event_id, warning = warning.as_str(), "envelope tolerated");
+        tracing::warn!(
+            request_id,
+            event_id,
+            warning = warning.as_str(),
+            "envelope tolerated"
+        );
     }
     match &report.outcome {
         Outcome::Quarantined { reason, problem } => tracing::warn!(
+            request_id,
             event_id,
             reason = reason.as_str(),
             problem = problem.as_str(),
             "delivery quarantined; replay it once the cause is fixed"
         ),
         Outcome::PayloadMismatch => tracing::warn!(
+            request_id,
             event_id,
             "event id already recorded with a different body; not processed"
         ),
         Outcome::Unavailable(err) => tracing::error!(
+            request_id,
             event_id,
             dependency = err.dependency.as_str(),
             error_code = err.code.as_deref(),
@@ -84,6 +94,7 @@ pub fn log_summary(request_id: &str, path: &str, handled: &Handled, elapsed: Dur
     }
     match &report.unfinished {
         Some(Unfinished::NotCompleted(err)) => tracing::error!(
+            request_id,
             event_id,
             dependency = err.dependency.as_str(),
             error_code = err.code.as_deref(),
@@ -91,10 +102,12 @@ pub fn log_summary(request_id: &str, path: &str, handled: &Handled, elapsed: Dur
             "message sent (answered 200), but its record could not be marked COMPLETED; it stays INPROGRESS until the deadline"
         ),
         Some(Unfinished::ClaimLost) => tracing::warn!(
+            request_id,
             event_id,
             "message sent (answered 200), but the claim had been taken over by another invocation"
         ),
         Some(Unfinished::NotReleased(err)) => tracing::warn!(
+            request_id,
             event_id,
             dependency = err.dependency.as_str(),
             error_code = err.code.as_deref(),

@@ -1,14 +1,15 @@
 //! Every generated sample event (`events/apigw/`, what `make invoke` feeds `cargo lambda invoke`,
 //! and `events/sources/`, one delivery of each category as each AWS source delivers it) reads,
 //! through `lambda_http` and the functions' own reading, as the request Reply made: a POST to
-//! its category's route with the local test token and the raw Reply body.
+//! its category's route with the local test token and the raw Reply body; the functions' own
+//! event parsing (`HttpEvent`) reads each exactly as `lambda_http` does.
 
 use std::path::{Path, PathBuf};
 
 use lambda_http::request::{LambdaRequest, RequestOrigin};
 use reply_payload::{Category, Delivery};
 use webhook_core::{RequestBody, Routing, TokenParam};
-use webhook_lambda::http::{inbound, token_values};
+use webhook_lambda::http::{HttpEvent, inbound, token_values};
 
 const TOKEN: &str = "reply-local-test-token-0001";
 
@@ -33,8 +34,18 @@ fn read(path: &Path) -> (RequestOrigin, Category) {
     let raw = std::fs::read_to_string(path).unwrap();
     let lambda_request: LambdaRequest =
         serde_json::from_str(&raw).unwrap_or_else(|err| panic!("{name}: {err}"));
+    let HttpEvent(ours) = serde_json::from_str(&raw).unwrap_or_else(|err| panic!("{name}: {err}"));
     let origin = lambda_request.request_origin();
-    let request: lambda_http::Request = lambda_request.into();
+    assert_eq!(
+        format!("{:?}", ours.request_origin()),
+        format!("{origin:?}"),
+        "{name}: the functions' one parse reads the event as lambda_http does"
+    );
+    let (request, theirs): (lambda_http::Request, lambda_http::Request) =
+        (ours.into(), lambda_request.into());
+    assert_eq!(request.uri(), theirs.uri(), "{name}");
+    assert_eq!(request.headers(), theirs.headers(), "{name}");
+    assert_eq!(request.body(), theirs.body(), "{name}");
     let tokens = token_values(&request);
     let inbound = inbound(&request, &tokens);
     assert_eq!(inbound.method, "POST", "{name}");
@@ -45,7 +56,11 @@ fn read(path: &Path) -> (RequestOrigin, Category) {
     let delivery = Delivery::parse(body).unwrap_or_else(|err| panic!("{name}: {err}"));
     let event_type = &delivery.envelope.event_type;
     let reply = std::fs::read(events().join("reply").join(format!("{event_type}.json"))).unwrap();
-    assert_eq!(body, reply.as_slice(), "{name}: the body is the sample's, byte for byte");
+    assert_eq!(
+        body,
+        reply.as_slice(),
+        "{name}: the body is the sample's, byte for byte"
+    );
     let category = event_type.category().unwrap();
     assert!(
         request.uri().path().ends_with(category.route()),
@@ -61,7 +76,11 @@ fn every_apigw_event_is_a_post_of_its_reply_body_from_the_http_api() {
     assert_eq!(files.len(), 19);
     for path in &files {
         let (origin, _) = read(path);
-        assert!(matches!(origin, RequestOrigin::ApiGatewayV2), "{}", path.display());
+        assert!(
+            matches!(origin, RequestOrigin::ApiGatewayV2),
+            "{}",
+            path.display()
+        );
     }
 }
 

@@ -24,6 +24,7 @@ use serde_json::{Value, json};
 use webhook_core::Routing;
 use webhook_core::config::vars;
 
+use super::keepalive::{Counts, Front};
 use crate::{Error, Result};
 
 /// How long any one wait for the function may take (plus a per-event allowance for a batch).
@@ -40,6 +41,9 @@ pub struct Settings {
     pub sample: String,
     /// The function whose route the deliveries take.
     pub function: String,
+    /// Whether the function reaches moto through the keep-alive front (as AWS's endpoints,
+    /// connections are kept open) rather than directly (moto closes each after one answer).
+    pub keep_alive: bool,
 }
 
 /// A binary to measure.
@@ -100,6 +104,9 @@ pub struct Window {
     pub cpu_per_invocation: Duration,
     pub peak_rss_kib: u64,
     pub latency_median: Duration,
+    /// AWS requests the function sent, and connections it opened, over the window (through
+    /// the keep-alive front; zero without it).
+    pub aws: Counts,
 }
 
 /// Everything measured for one subject.
@@ -195,18 +202,7 @@ pub fn measure(
     settings: &Settings,
     log_dir: &Path,
 ) -> Result<Figures> {
-    let env = aws.fresh_env(&subject.label)?;
-    let mut run = Run {
-        subject,
-        env,
-        events: Deliveries::new(root, settings)?,
-        log: log_dir.join(format!(
-            "{}.log",
-            subject
-                .label
-                .replace(|c: char| !c.is_ascii_alphanumeric(), "-")
-        )),
-    };
+    let mut run = Run::new(root, aws, subject, settings, log_dir, Vec::new())?;
     let bin_bytes = std::fs::metadata(&subject.bin)
         .map_err(|e| Error::io(format!("cannot read {}", subject.bin.display()), e))?
         .len();
@@ -228,11 +224,106 @@ pub fn measure(
     Ok(figures)
 }
 
+/// Profiles `subject` under callgrind (`valgrind`: the program, its arguments, and
+/// `callgrind_control`): one process started as `valgrind <arguments> <binary>` with
+/// instrumentation off takes `warm_up` new deliveries and their duplicates
+/// (first connections, lazy initialisation: not counted); then `callgrind_control` turns
+/// instrumentation on, the process takes the mix (N new actionable deliveries, then their N
+/// duplicates), and SIGTERM ends it, which writes the profile. Returns the number of
+/// invocations profiled.
+pub fn callgrind_mix(
+    root: &Path,
+    aws: &Aws,
+    subject: &Subject,
+    settings: &Settings,
+    log_dir: &Path,
+    valgrind: (&Path, &[String], &Path),
+    warm_up: usize,
+) -> Result<usize> {
+    let (valgrind, callgrind_args, control) = valgrind;
+    let mut wrapper = vec![valgrind.display().to_string()];
+    wrapper.extend(callgrind_args.iter().cloned());
+    let mut run = Run::new(root, aws, subject, settings, log_dir, wrapper)?;
+    let n = settings.deliveries;
+    let emulator = Emulator::start()?;
+    let (warm_ids, warm_news): (Vec<u64>, Vec<String>) =
+        (0..warm_up).map(|_| run.events.new_delivery()).unzip();
+    let (ids, news): (Vec<u64>, Vec<String>) = (0..n).map(|_| run.events.new_delivery()).unzip();
+    // Under valgrind everything is ~50 times slower: generous waits.
+    let slow = WAIT * 10 + Duration::from_secs(2) * u32::try_from(n).unwrap_or(u32::MAX);
+    run.with_process(&emulator, |child, _| {
+        for event in warm_news {
+            emulator.push(event);
+        }
+        for id in &warm_ids {
+            emulator.push(run.events.delivery(*id));
+        }
+        let calls = emulator.wait_for(|c| c.responses.len() >= 2 * warm_up, child, slow)?;
+        for (i, response) in calls.responses.iter().enumerate() {
+            let expect = if i < warm_up {
+                Expect::Accepted
+            } else {
+                Expect::Duplicate
+            };
+            run.check(&response.body, expect)?;
+        }
+        drop(calls);
+        let pid = child.id().to_string();
+        // Waits for the process to acknowledge (vgdb wakes it), so nothing of the window is
+        // missed.
+        let on = Command::new(control)
+            .args(["--instr=on", &pid])
+            .stdout(Stdio::null())
+            .status()
+            .map_err(|e| Error::io(format!("cannot run {}", control.display()), e))?;
+        if !on.success() {
+            return Err(Error::check(format!(
+                "{} --instr=on {pid} failed ({on})",
+                control.display()
+            )));
+        }
+        for event in news {
+            emulator.push(event);
+        }
+        for id in &ids {
+            emulator.push(run.events.delivery(*id));
+        }
+        let total = 2 * warm_up + 2 * n;
+        let calls = emulator.wait_for(|c| c.responses.len() >= total, child, slow)?;
+        for (i, response) in calls.responses[2 * warm_up..].iter().enumerate() {
+            let expect = if i < n {
+                Expect::Accepted
+            } else {
+                Expect::Duplicate
+            };
+            run.check(&response.body, expect)?;
+        }
+        drop(calls);
+        // SIGTERM: valgrind ends the program and writes the profile.
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + WAIT * 3;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return Ok(2 * n);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Err(Error::check(format!(
+            "{} did not exit after SIGTERM; no profile was written",
+            subject.label
+        )))
+    })
+}
+
 struct Run<'a> {
     subject: &'a Subject,
     env: Vec<(String, String)>,
     events: Deliveries,
     log: PathBuf,
+    /// A program and its arguments the binary is started under (valgrind), or nothing.
+    wrapper: Vec<String>,
+    /// The keep-alive front the function reaches moto through, when there is one.
+    front: Option<Front>,
 }
 
 /// What an answer must say.
@@ -242,7 +333,42 @@ enum Expect {
     Duplicate,
 }
 
-impl Run<'_> {
+impl<'a> Run<'a> {
+    fn new(
+        root: &Path,
+        aws: &Aws,
+        subject: &'a Subject,
+        settings: &Settings,
+        log_dir: &Path,
+        wrapper: Vec<String>,
+    ) -> Result<Run<'a>> {
+        let mut env = aws.fresh_env(&subject.label)?;
+        let front = if settings.keep_alive {
+            let front = Front::start(&aws.local().endpoint)?;
+            for (name, value) in &mut env {
+                if name == "AWS_ENDPOINT_URL" {
+                    *value = front.url();
+                }
+            }
+            Some(front)
+        } else {
+            None
+        };
+        Ok(Run {
+            subject,
+            env,
+            front,
+            events: Deliveries::new(root, settings)?,
+            log: log_dir.join(format!(
+                "{}.log",
+                subject
+                    .label
+                    .replace(|c: char| !c.is_ascii_alphanumeric(), "-")
+            )),
+            wrapper,
+        })
+    }
+
     fn spawn(&self, emulator: &Emulator) -> Result<(Child, Instant)> {
         let function = &self.subject.label;
         let log = || {
@@ -252,7 +378,14 @@ impl Run<'_> {
                 .open(&self.log)
                 .map_err(|e| Error::io(format!("cannot open {}", self.log.display()), e))
         };
-        let mut command = Command::new(&self.subject.bin);
+        let mut command = match self.wrapper.split_first() {
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg(&self.subject.bin);
+                command
+            }
+            None => Command::new(&self.subject.bin),
+        };
         command
             .env_clear()
             .env("AWS_LAMBDA_RUNTIME_API", emulator.addr.to_string())
@@ -358,6 +491,10 @@ impl Run<'_> {
                 cpu_per_invocation: (new.cpu_per_invocation + again.cpu_per_invocation) / 2,
                 peak_rss_kib: again.peak_rss_kib,
                 latency_median: (new.latency_median + again.latency_median) / 2,
+                aws: Counts {
+                    connections: new.aws.connections + again.aws.connections,
+                    requests: new.aws.requests + again.aws.requests,
+                },
             };
             Ok((new, mix, ids))
         })
@@ -396,6 +533,7 @@ impl Run<'_> {
         let n = events.len();
         let done = emulator.wait_for(|_| true, child, WAIT)?.responses.len();
         let pid = child.id();
+        let aws_before = self.aws_counts();
         let cpu_before = cpu_nanos(pid);
         for event in events {
             emulator.push(event);
@@ -403,6 +541,7 @@ impl Run<'_> {
         let allowance = WAIT + Duration::from_millis(200) * u32::try_from(n).unwrap_or(u32::MAX);
         let calls = emulator.wait_for(|c| c.responses.len() >= done + n, child, allowance)?;
         let cpu = cpu_nanos(pid).saturating_sub(cpu_before);
+        let aws_after = self.aws_counts();
         let mut latencies = Vec::with_capacity(n);
         for response in &calls.responses[done..] {
             self.check(&response.body, expect)?;
@@ -412,7 +551,15 @@ impl Run<'_> {
             cpu_per_invocation: Duration::from_nanos(cpu / n.max(1) as u64),
             peak_rss_kib: proc_status(pid, "VmHWM:").unwrap_or(0),
             latency_median: percentile(&latencies, 50),
+            aws: Counts {
+                connections: aws_after.connections - aws_before.connections,
+                requests: aws_after.requests - aws_before.requests,
+            },
         })
+    }
+
+    fn aws_counts(&self) -> Counts {
+        self.front.as_ref().map(Front::counts).unwrap_or_default()
     }
 }
 
@@ -539,6 +686,7 @@ mod tests {
             deliveries: 1,
             sample: "email_replied".into(),
             function: "email-webhook".into(),
+            keep_alive: true,
         };
         let mut deliveries = Deliveries::new(&root, &settings).unwrap();
         let body = |event: &str| -> String {

@@ -5,7 +5,11 @@
 //! `coldstart` runs the harness alone on given binaries.
 
 mod harness;
+mod keepalive;
+mod profile;
 mod report;
+
+pub use profile::CHORE as PROFILE;
 
 use std::path::{Path, PathBuf};
 
@@ -24,7 +28,7 @@ pub const BENCH: Chore = Chore {
     summary: "criterion, cold start, CPU and memory vs a hello-world, package sizes (docs/benchmarks.md)",
     usage: "\
 usage: cargo xtask bench [--baseline REV] [--deliveries N] [--rounds N] [--cold-starts N]
-                         [--skip-criterion] [--package]
+                         [--direct] [--skip-criterion] [--package]
 
   1. criterion   payload parse per event type; the core pipeline on in-memory ports;
                  serialisation (cargo bench, bounded run times)        (--skip-criterion)
@@ -33,7 +37,10 @@ usage: cargo xtask bench [--baseline REV] [--deliveries N] [--rounds N] [--cold-
                  worktree under target/ with its own target directory
   3. harness     each binary under a Lambda Runtime API emulator against moto: cold starts,
                  then per round the mix (N new actionable deliveries, then their N duplicates),
-                 new actionable alone and duplicates alone: CPU per warm invocation, peak RSS
+                 new actionable alone and duplicates alone: CPU per warm invocation, peak RSS,
+                 AWS requests and the connections opened for them. The function reaches moto
+                 through a keep-alive front (moto closes every connection after one answer,
+                 AWS's endpoints do not); --direct: straight to moto
   4. requests    AWS requests per delivery, counted on the wire (tests/request_counts.rs)
   5. package     sizes of target/lambda/*/bootstrap.zip (rebuilt first with --package)
 
@@ -49,7 +56,8 @@ pub const COLDSTART: Chore = Chore {
     summary: "cold start, CPU and peak RSS of release function binaries under a Runtime API emulator",
     usage: "\
 usage: cargo xtask coldstart [--bin PATH] [--function NAME] [--hello PATH] [--sample NAME]
-                             [--deliveries N] [--rounds N] [--cold-starts N] [--out FILE]
+                             [--deliveries N] [--rounds N] [--cold-starts N] [--direct]
+                             [--out FILE]
 
 Runs a function's release binary (default target/release/email-webhook, serving NAME's route,
 default email-webhook) under a local Lambda Runtime API emulator against moto (its own, or
@@ -57,7 +65,7 @@ the emulator at AWS_ENDPOINT_URL when set), and prints its cold starts and, per 
 warm invocation and peak RSS for the mix, new actionable alone and duplicates alone (the
 deliveries copy events/reply/<sample>.json, default email_replied). --hello PATH measures
 another binary the same way (a lambda_runtime hello-world) and prints the ratios. --out FILE
-writes the figures as JSON too. Defaults as `cargo xtask bench`.",
+writes the figures as JSON too. Defaults, and --direct, as `cargo xtask bench`.",
     run: coldstart,
 };
 
@@ -74,6 +82,7 @@ fn settings(args: &mut Args) -> Result<Settings> {
             .value("--sample")?
             .unwrap_or_else(|| "email_replied".to_owned()),
         function: FUNCTION.to_owned(),
+        keep_alive: !args.flag("--direct"),
     })
 }
 

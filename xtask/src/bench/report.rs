@@ -67,19 +67,32 @@ pub fn details(figures: &Figures, deliveries: usize) -> String {
     );
     let _ = writeln!(
         out,
-        "  {:<52} {:>14} {:>11} {:>14}",
-        "workload (medians over the rounds)", "CPU/invocation", "peak RSS", "latency"
+        "  {:<52} {:>14} {:>11} {:>14} {:>24}",
+        "workload (medians over the rounds)",
+        "CPU/invocation",
+        "peak RSS",
+        "latency",
+        "AWS requests/connections"
     );
     for workload in Workload::ALL {
         let windows = figures.windows(workload);
         let latency = super::harness::median(windows.iter().map(|w| w.latency_median));
+        // Over all rounds: how many AWS requests, over how many new connections.
+        let (requests, connections) = windows.iter().fold((0, 0), |(r, c), w| {
+            (r + w.aws.requests, c + w.aws.connections)
+        });
         let _ = writeln!(
             out,
-            "  {:<52} {:>11.1} µs {:>7.1} MiB {:>11.3} ms",
+            "  {:<52} {:>11.1} µs {:>7.1} MiB {:>11.3} ms {:>24}",
             workload.describe(deliveries),
             figures.cpu(workload).map_or(f64::NAN, us),
             figures.rss_kib(workload).map_or(f64::NAN, mib),
             latency.map_or(f64::NAN, ms),
+            if requests == 0 && connections == 0 {
+                "-".to_owned()
+            } else {
+                format!("{requests} / {connections}")
+            },
         );
     }
     out
@@ -247,6 +260,8 @@ pub fn to_json(figures: &Figures) -> Value {
                     "cpu_per_invocation_us": us(w.cpu_per_invocation),
                     "peak_rss_kib": w.peak_rss_kib,
                     "latency_median_ms": ms(w.latency_median),
+                    "aws_requests": w.aws.requests,
+                    "aws_connections_opened": w.aws.connections,
                 })
             })
             .collect();
@@ -280,6 +295,7 @@ mod tests {
             cpu_per_invocation: Duration::from_micros(cpu_us),
             peak_rss_kib: rss_kib,
             latency_median: Duration::from_millis(1),
+            aws: Default::default(),
         };
         Figures {
             label: label.into(),

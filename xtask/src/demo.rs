@@ -101,20 +101,13 @@ fn refused_nothing(stack: &Stack) -> crate::Result {
 
 /// The last step: a fake Reply wired to the stack with `reply-webhooks subscribe --test`, whose
 /// test deliveries reach the functions (the `subscribe-demo` binary of the operator command).
+/// `--bin` without `-p`, as every other build of `make test` and `make demo`: features resolve
+/// over the whole workspace (xtask's manifest turns `fake` on), so nothing is compiled twice.
 fn subscribe(ws: &Workspace, stack: &Stack) -> crate::Result {
     say("wiring a fake Reply to the stack with reply-webhooks subscribe");
     let mut command = ws.command("cargo");
     command
-        .args([
-            "run",
-            "-q",
-            "-p",
-            "reply-webhooks",
-            "--features",
-            "fake",
-            "--bin",
-            "subscribe-demo",
-        ])
+        .args(["run", "-q", "--bin", "subscribe-demo"])
         .env("RW_STACK_DIR", stack.dir())
         .envs(stack.env());
     Ok(ws.run(&mut command)?)

@@ -72,7 +72,7 @@ async fn check_logs(format: Format) {
 
     // Distinctive prospect data: the sample's contact, and a marker no log line could hold
     // unless it copied the body.
-    let marker = format!("PROSPECTMARKER{}", fresh_id().replace('-', ""));
+    let marker = format!("ProspectMarker{}", fresh_id().replace('-', ""));
     let sample = std::fs::read_to_string(events_dir().join("reply/email_replied.json")).unwrap();
     let mut reply: Value = serde_json::from_str(&sample).unwrap();
     reply["event"]["id"] = fresh_id().into();

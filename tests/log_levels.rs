@@ -19,6 +19,7 @@ use std::time::{Duration, SystemTime};
 use base64::Engine;
 use base64::prelude::BASE64_STANDARD;
 use devkit::LocalAws;
+use devkit::console::strip_ansi;
 use devkit::ids::fresh_id;
 use devkit::lambda_event::{Encoding, HttpRequest, Source};
 use devkit::runtime_api::Emulator;
@@ -370,24 +371,6 @@ fn body_forms(body: &str) -> Vec<String> {
         debug[1..debug.len() - 1].to_owned(),
         BASE64_STANDARD.encode(body),
     ]
-}
-
-/// `line` without terminal colour sequences (`ESC [ … m`).
-fn strip_ansi(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c == '\x1b' {
-            for end in chars.by_ref() {
-                if end.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// The first line of `text`, at most 200 characters of it.

@@ -15,3 +15,22 @@ pub fn say(message: impl std::fmt::Display) {
 pub fn note(message: impl std::fmt::Display) {
     eprintln!("    {message}");
 }
+
+/// `line` without terminal colour sequences (`ESC [ … m`): for reading what a tool or a
+/// function printed to a terminal.
+pub fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            for end in chars.by_ref() {
+                if end.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}

@@ -225,7 +225,7 @@ struct TestCounts {
 impl TestCounts {
     fn from_log(log: &str) -> TestCounts {
         let mut counts = TestCounts::default();
-        for line in log.lines().map(strip_ansi) {
+        for line in log.lines().map(devkit::console::strip_ansi) {
             let Some(rest) = line.strip_prefix("test result:") else {
                 continue;
             };
@@ -256,24 +256,6 @@ impl std::fmt::Display for TestCounts {
     }
 }
 
-/// `line` without terminal colour sequences (`ESC [ … m`).
-fn strip_ansi(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        if c == '\x1b' {
-            for end in chars.by_ref() {
-                if end.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -302,6 +284,9 @@ test something ... ok
 
     #[test]
     fn colour_sequences_are_removed() {
-        assert_eq!(strip_ansi("\x1b[1m\x1b[32mok\x1b[0m."), "ok.");
+        assert_eq!(
+            devkit::console::strip_ansi("\x1b[1m\x1b[32mok\x1b[0m."),
+            "ok."
+        );
     }
 }

@@ -113,8 +113,9 @@ impl Background {
     }
 
     /// Sends `first` to the process and waits up to `grace` for its group to exit, then
-    /// SIGTERM and finally SIGKILL to the group; then the same for descendants that left the
-    /// group. Bounded, and never fails: what cannot be stopped is reported on stderr.
+    /// SIGTERM and finally SIGKILL to the group; then, after [`ORPHAN_GRACE`], the same
+    /// signals to descendants that left the group. Bounded, and never fails: what cannot be
+    /// stopped is reported on stderr.
     pub fn stop(self, first: Signal, grace: Duration) {
         let tree = descendants(self.pid);
         if group_alive(self.pid) {
@@ -134,8 +135,8 @@ impl Background {
             }
         }
         if !tree.is_empty() {
-            let any_alive = || tree.iter().any(|&pid| send_probe(pid));
-            if !wait_until(Duration::from_secs(5), || !any_alive()) {
+            let any_alive = || tree.iter().any(|&pid| running(pid));
+            if !wait_until(ORPHAN_GRACE, || !any_alive()) {
                 tree.iter().for_each(|&pid| {
                     send(pid, Signal::Terminate);
                 });
@@ -151,6 +152,10 @@ impl Background {
     }
 }
 
+/// How long descendants that left the group get to exit on their own once the group is gone
+/// (a watcher usually stops its children itself); after it, nobody else would stop them.
+pub const ORPHAN_GRACE: Duration = Duration::from_secs(1);
+
 /// Sends `signal` to `target` (a pid, or minus a process group id); false when nothing got it.
 fn send(target: i32, signal: Signal) -> bool {
     // SAFETY: kill(2) has no memory-safety preconditions; a wrong target only fails (ESRCH).
@@ -163,11 +168,53 @@ fn send_probe(pid: i32) -> bool {
     unsafe { libc::kill(pid, 0) == 0 }
 }
 
-/// Whether any member of process group `pgid` exists. The leader is reaped first when it is
-/// our exited child, since a zombie still counts as a member.
+/// Whether `pid` still runs: it exists and has not exited. An exited process stays a zombie
+/// until its parent collects it, and an orphan's new parent (PID 1 in a container) may never
+/// do so.
+fn running(pid: i32) -> bool {
+    send_probe(pid) && Stat::of(pid).is_none_or(|stat| !stat.zombie)
+}
+
+/// Whether any member of process group `pgid` still runs (zombies do not count). The leader
+/// is reaped first when it is our exited child.
 fn group_alive(pgid: i32) -> bool {
     reap(pgid);
     send_probe(-pgid)
+        && pids().any(|pid| Stat::of(pid).is_some_and(|s| s.group == pgid && !s.zombie))
+}
+
+/// Every pid in /proc.
+fn pids() -> impl Iterator<Item = i32> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
+}
+
+/// What /proc/<pid>/stat says of a process.
+struct Stat {
+    zombie: bool,
+    parent: i32,
+    group: i32,
+}
+
+impl Stat {
+    /// Read from /proc/<pid>/stat: state, parent and process group follow the command name,
+    /// which may hold spaces and parentheses.
+    fn of(pid: i32) -> Option<Stat> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let (_, after_name) = stat.rsplit_once(')')?;
+        let mut fields = after_name.split_whitespace();
+        let zombie = fields.next()? == "Z";
+        let parent = fields.next()?.parse().ok()?;
+        let group = fields.next()?.parse().ok()?;
+        Some(Stat {
+            zombie,
+            parent,
+            group,
+        })
+    }
 }
 
 /// Collects `pid`'s exit status if it is our exited child; nothing otherwise.
@@ -198,13 +245,8 @@ fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
 /// Every descendant of `root` (children may have moved to their own process groups, which a
 /// group signal would miss), from the parent links in /proc.
 pub fn descendants(root: i32) -> Vec<i32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    let links: Vec<(i32, i32)> = entries
-        .flatten()
-        .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
-        .filter_map(|pid| Some((pid, parent_of(pid)?)))
+    let links: Vec<(i32, i32)> = pids()
+        .filter_map(|pid| Some((pid, Stat::of(pid)?.parent)))
         .collect();
     let mut found = vec![root];
     let mut i = 0;
@@ -220,13 +262,6 @@ pub fn descendants(root: i32) -> Vec<i32> {
     }
     found.remove(0);
     found
-}
-
-/// The parent pid from /proc/<pid>/stat (after the command name, which may hold spaces).
-fn parent_of(pid: i32) -> Option<i32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let (_, after_name) = stat.rsplit_once(')')?;
-    after_name.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// Runs `command` in the foreground with stdout and stderr merged, as `2>&1 | tee LOG` would:
@@ -313,12 +348,12 @@ mod tests {
         assert!(background.is_running());
         assert!(dir.join("tree.pid").is_file());
 
-        background.stop(Signal::Terminate, Duration::from_secs(2));
+        background.stop(Signal::Terminate, Duration::from_millis(500));
 
         assert!(!group_alive(pid));
         for descendant in tree {
             assert!(
-                wait_until(Duration::from_secs(2), || !send_probe(descendant)),
+                wait_until(Duration::from_secs(2), || !running(descendant)),
                 "descendant {descendant} still runs"
             );
         }

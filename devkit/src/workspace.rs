@@ -2,8 +2,10 @@
 //! and foreground commands that see those tools first on `PATH`.
 
 use std::ffi::OsString;
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
+use std::sync::Arc;
 
 use crate::{Error, Result};
 
@@ -47,6 +49,8 @@ impl ToolGroup {
 #[derive(Debug, Clone)]
 pub struct Workspace {
     root: PathBuf,
+    /// Where the commands' output goes instead of the terminal (see [`Workspace::logging_to`]).
+    log: Option<Arc<File>>,
 }
 
 impl Workspace {
@@ -55,12 +59,30 @@ impl Workspace {
         let devkit = Path::new(env!("CARGO_MANIFEST_DIR"));
         Workspace {
             root: devkit.parent().unwrap_or(devkit).to_path_buf(),
+            log: None,
         }
     }
 
     /// A workspace at `root` (tests use a scratch directory).
     pub fn at(root: impl Into<PathBuf>) -> Workspace {
-        Workspace { root: root.into() }
+        Workspace {
+            root: root.into(),
+            log: None,
+        }
+    }
+
+    /// The same workspace, with the output of every command it makes appended to `log`
+    /// instead of the terminal: for work that runs alongside another command's output.
+    pub fn logging_to(&self, log: &Path) -> Result<Workspace> {
+        let file = File::options()
+            .create(true)
+            .append(true)
+            .open(log)
+            .map_err(|e| Error::io(format!("cannot open {}", log.display()), e))?;
+        Ok(Workspace {
+            root: self.root.clone(),
+            log: Some(Arc::new(file)),
+        })
     }
 
     pub fn root(&self) -> &Path {
@@ -104,10 +126,17 @@ impl Workspace {
         std::env::join_paths(dirs).unwrap_or(inherited)
     }
 
-    /// A command run from the root with the tools first on `PATH`.
+    /// A command run from the root with the tools first on `PATH` (its output in the log
+    /// when there is one).
     pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut command = Command::new(program);
         command.current_dir(&self.root).env("PATH", self.path_env());
+        if let Some(log) = &self.log {
+            // A handle that cannot be duplicated leaves the output on the terminal.
+            if let (Ok(out), Ok(err)) = (log.try_clone(), log.try_clone()) {
+                command.stdout(out).stderr(err);
+            }
+        }
         command
     }
 
@@ -206,6 +235,20 @@ mod tests {
         command.args(["-c", "exit 3"]);
         let err = ws.run(&mut command).unwrap_err().to_string();
         assert!(err.contains("`sh -c exit 3` failed"), "{err}");
+    }
+
+    #[test]
+    fn a_logging_workspace_sends_both_outputs_to_its_log_and_appends() {
+        let log = std::env::temp_dir().join(format!("devkit-ws-log-{}", std::process::id()));
+        std::fs::write(&log, "before\n").unwrap();
+        let ws = Workspace::at(std::env::temp_dir())
+            .logging_to(&log)
+            .unwrap();
+        ws.run(ws.command("sh").args(["-c", "echo out; echo err >&2"]))
+            .unwrap();
+        let written = std::fs::read_to_string(&log).unwrap();
+        let _ = std::fs::remove_file(&log);
+        assert_eq!(written, "before\nout\nerr\n");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! `template`, `sam-build`, `deploy`, `delete`: template.yaml with cfn-lint and the SAM CLI.
 //! Lint and build are offline; deploy and delete need AWS credentials (docs/deploy.md).
 
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use devkit::console::say;
@@ -86,6 +86,7 @@ pub fn lint(ws: &Workspace) -> Result {
     ws.ensure_tools(&[ToolGroup::Template])?;
     let version = sam_command(ws, "cfn-lint")
         .arg("--version")
+        .stdout(Stdio::piped())
         .output()
         .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_owned())
         .unwrap_or_default();

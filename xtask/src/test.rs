@@ -1,6 +1,6 @@
 //! `test`: everything CI checks, from a clean clone (Rust and Python 3 only), with a timed
-//! summary: the pinned tools, the template lint, the build, a private local stack, and every
-//! test binary against it.
+//! summary: the build (with the pinned tools and the template lint alongside), a private local
+//! stack, and every test binary against it.
 
 use std::io::{IsTerminal, Write};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -20,15 +20,17 @@ pub const CHORE: Chore = Chore {
     usage: "\
 usage: cargo xtask test [<cargo test arguments>]
 
-  1. tools     moto's server and cargo-lambda into .tools/ (first use only)
-  2. template  cargo xtask template (cfn-lint, sam validate)
-  3. build     cargo build --workspace --all-targets
-  4. stack     moto on 127.0.0.1 behind the strict AWS proxy, the table and queues, the
+  1. build     cargo build --workspace --all-targets; alongside it, with their output in
+               .stack/test-prepare.log (shown when they fail):
+     tools     moto's server, cargo-lambda, cfn-lint and SAM into .tools/ (first use only)
+     template  cargo xtask template (cfn-lint, sam validate)
+  2. stack     moto on 127.0.0.1 behind the strict AWS proxy, the table and queues, the
                three functions under cargo lambda watch (as `make local` does, on free ports)
-  5. tests     cargo test --workspace --all-targets --no-fail-fast, with AWS_ENDPOINT_URL,
+  3. tests     cargo test --workspace --all-targets --no-fail-fast, with AWS_ENDPOINT_URL,
                AWS_REGION and dummy credentials pointing at moto, RW_MOTO=1, and
-               RW_STACK_DIR naming the stack for the end-to-end tests; then the stack's
-               strict proxy must have refused nothing
+               RW_STACK_DIR naming the stack for the end-to-end tests, and
+               RUST_TEST_THREADS at least 4 (most tests wait rather than compute); then
+               the stack's strict proxy must have refused nothing
 
 Everything started is stopped at the end, also on failure or Ctrl-C; a failure prints the tail
 of the functions' log. Arguments go to cargo test as they are: `cargo xtask test -- every_sample`
@@ -51,11 +53,16 @@ impl Summary {
 
     fn end(&mut self, verdict: &str, detail: &str) {
         if let Some((step, started)) = self.current.take() {
-            self.rows.push(format!(
-                "{step:<9} {verdict:<6} {:>4} s  {detail}",
-                started.elapsed().as_secs()
-            ));
+            self.row(step, verdict, started, detail);
         }
+    }
+
+    /// A row for a step that ran alongside the current one.
+    fn row(&mut self, step: &str, verdict: &str, started: Instant, detail: &str) {
+        self.rows.push(format!(
+            "{step:<9} {verdict:<6} {:>4} s  {detail}",
+            started.elapsed().as_secs()
+        ));
     }
 
     fn print(&mut self, outcome: &str) {
@@ -109,20 +116,7 @@ fn steps(
     stack: &mut Option<Stack>,
     summary: &Mutex<Summary>,
 ) -> Result {
-    lock(summary).begin("tools", "installing the pinned tools (first use only)");
-    ws.ensure_tools(&[ToolGroup::Moto, ToolGroup::Lambda])?;
-    lock(summary).end("ok", "moto[server], cargo-lambda, zig in .tools/venv");
-
-    lock(summary).begin("template", "cargo xtask template");
-    sam::lint(ws)?;
-    lock(summary).end("ok", "template.yaml");
-
-    lock(summary).begin("build", "cargo build --workspace --all-targets");
-    ws.run(
-        ws.command("cargo")
-            .args(["build", "--workspace", "--all-targets"]),
-    )?;
-    lock(summary).end("ok", "");
+    build_and_prepare(ws, summary)?;
 
     lock(summary).begin(
         "stack",
@@ -174,6 +168,65 @@ fn steps(
     Ok(())
 }
 
+/// The build, and alongside it what needs the network and Python more than the CPU: the
+/// pinned tools and the template lint, their output in a log that is shown when they fail.
+fn build_and_prepare(ws: &Workspace, summary: &Mutex<Summary>) -> Result {
+    let log = ws.root().join(".stack/test-prepare.log");
+    std::fs::create_dir_all(ws.root().join(".stack"))
+        .and_then(|()| std::fs::write(&log, ""))
+        .map_err(|e| Error::io(format!("cannot create {}", ws.rel(&log)), e))?;
+    let quiet = ws.logging_to(&log)?;
+    lock(summary).begin(
+        "build",
+        &format!(
+            "cargo build --workspace --all-targets; alongside it the tools (first use only) \
+             and the template lint, output in {}",
+            ws.rel(&log)
+        ),
+    );
+    let (built, prepared) = std::thread::scope(|scope| {
+        let prepare = scope.spawn(|| prepare(&quiet, summary));
+        let built = ws.run(
+            ws.command("cargo")
+                .args(["build", "--workspace", "--all-targets"]),
+        );
+        let prepared = prepare
+            .join()
+            .unwrap_or_else(|_| Err(Error::check("the tools and template step panicked")));
+        (built, prepared)
+    });
+    lock(summary).end(if built.is_ok() { "ok" } else { "FAILED" }, "");
+    if let Err(err) = prepared {
+        note(format!("tail of {}:{}", ws.rel(&log), log_tail(&log, 25)));
+        return Err(err);
+    }
+    Ok(built?)
+}
+
+/// The tools and the template lint, each a row of the summary.
+fn prepare(ws: &Workspace, summary: &Mutex<Summary>) -> Result {
+    let started = Instant::now();
+    let tools = ws.ensure_tools(&[ToolGroup::Moto, ToolGroup::Lambda, ToolGroup::Template]);
+    let verdict = if tools.is_ok() { "ok" } else { "FAILED" };
+    lock(summary).row(
+        "tools",
+        verdict,
+        started,
+        "moto[server], cargo-lambda, zig, cfn-lint, SAM in .tools/venv (alongside the build)",
+    );
+    tools?;
+    let started = Instant::now();
+    let lint = sam::lint(ws);
+    let verdict = if lint.is_ok() { "ok" } else { "FAILED" };
+    lock(summary).row(
+        "template",
+        verdict,
+        started,
+        "template.yaml, docs/wiring (alongside the build)",
+    );
+    lint
+}
+
 /// Runs every test binary against the stack, its output (stdout and stderr together) both on
 /// the terminal and in `log_path`; true when all passed. The terminal going away does not stop
 /// the run: the log is what counts.
@@ -199,6 +252,7 @@ fn cargo_test(
             &color,
         ])
         .args(extra)
+        .env("RUST_TEST_THREADS", test_threads())
         .env("RW_MOTO", "1")
         .env("RW_STACK_DIR", stack.dir())
         .env("AWS_DEFAULT_REGION", &stack.moto().region)
@@ -212,6 +266,19 @@ fn cargo_test(
         let _ = writeln!(stdout, "{line}");
     })?;
     Ok(status.success())
+}
+
+/// Tests at a time within one test binary: `RUST_TEST_THREADS` when set, else at least 4.
+/// Most tests wait (on the emulator, on a deadline the fault tests let run out) rather than
+/// compute, so libtest's default of one per core leaves a 2-core machine idle.
+fn test_threads() -> String {
+    std::env::var("RUST_TEST_THREADS")
+        .ok()
+        .filter(|threads| !threads.is_empty())
+        .unwrap_or_else(|| {
+            let cores = std::thread::available_parallelism().map_or(1, usize::from);
+            cores.max(4).to_string()
+        })
 }
 
 /// Passed, failed and ignored tests over every `test result:` line of a run.

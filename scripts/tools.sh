@@ -77,7 +77,7 @@ install() {
         ensure_venv
         ensure_uv
         # shellcheck disable=SC2046 # the pins are words
-        "$VENV/bin/uv" pip install --python "$VENV/bin/python" $(pins_of "$group") >&2 ||
+        "$VENV/bin/uv" pip install --quiet --python "$VENV/bin/python" $(pins_of "$group") >&2 ||
             die "uv could not install $(pins_of "$group") (see above). Check access to PyPI and retry: scripts/tools.sh $group"
     fi
     [[ -x $(probe_of "$group") ]] || die "after installing '$group', $(probe_of "$group") is missing. Remove .tools/ and retry."

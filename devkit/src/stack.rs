@@ -69,12 +69,12 @@ pub struct Stack {
 }
 
 impl Stack {
-    /// Builds the functions, starts moto, provisions the table and queues, starts
-    /// `cargo lambda watch` and starts each function once (a GET, which answers 405 and
-    /// touches nothing), so the first delivery meets a running function. `WATCH_PORT` and
+    /// Builds the functions (installing moto and cargo-lambda alongside, on first use), starts
+    /// moto, provisions the table and queues, starts `cargo lambda watch` and starts each
+    /// function once (a GET, which answers 405 and touches nothing), so the first delivery
+    /// meets a running function. `WATCH_PORT` and
     /// `MOTO_PORT` choose the ports; one that is taken fails at once, before the build.
     pub fn start(ws: &Workspace, dir: &Path, mode: StackMode) -> Result<Stack> {
-        ws.ensure_tools(&[ToolGroup::Moto, ToolGroup::Lambda])?;
         let preferred = match mode {
             StackMode::Local => Some(LOCAL_WATCH_PORT),
             StackMode::Private => None,
@@ -98,7 +98,15 @@ impl Stack {
     ) -> Result<Stack> {
         let stop_on_interrupt = dir.to_path_buf();
         let armed = on_interrupt(move || stop_dir(&stop_on_interrupt))?;
-        build_functions(ws)?;
+        // The tools come from PyPI while the functions compile (first use only).
+        std::thread::scope(|scope| {
+            let tools = scope.spawn(|| ws.ensure_tools(&[ToolGroup::Moto, ToolGroup::Lambda]));
+            let built = build_functions(ws);
+            let tools = tools
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            built.and(tools)
+        })?;
         let moto = Moto::start_on(ws, dir, moto_port)?;
         let moto_aws = LocalAws::new(moto.endpoint());
         moto.detach(); // from here on the stack stops it

@@ -192,7 +192,7 @@ fn build_and_prepare(ws: &Workspace, summary: &Mutex<Summary>) -> Result {
         );
         let prepared = prepare
             .join()
-            .unwrap_or_else(|_| Err(Error::check("the tools and template step panicked")));
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         (built, prepared)
     });
     lock(summary).end(if built.is_ok() { "ok" } else { "FAILED" }, "");

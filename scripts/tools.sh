@@ -92,7 +92,7 @@ for g in "$@"; do
     case "$g" in
         all) groups+=(moto lambda template fuzz) ;;
         moto | lambda | template | fuzz) groups+=("$g") ;;
-        -h | --help) sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
         *) die "unknown tool group '$g' (moto, lambda, template, fuzz, all)" ;;
     esac
 done

@@ -264,6 +264,20 @@ pub fn descendants(root: i32) -> Vec<i32> {
     found
 }
 
+/// Runs `side` on another thread while `main` runs on this one, and returns both results: for
+/// work that waits on the network (installing tools) beside work that needs the CPU (a
+/// build). A panic on the side thread is resumed here.
+pub fn alongside<M, S: Send>(main: impl FnOnce() -> M, side: impl FnOnce() -> S + Send) -> (M, S) {
+    std::thread::scope(|scope| {
+        let side = scope.spawn(side);
+        let main = main();
+        let side = side
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (main, side)
+    })
+}
+
 /// Runs `command` in the foreground with stdout and stderr merged, as `2>&1 | tee LOG` would:
 /// every line goes to `log` and to `show` (which prints all of them, or only some).
 pub fn run_logged(
@@ -325,6 +339,24 @@ pub fn log_tail(path: &Path, lines: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn alongside_runs_both_at_once_and_returns_both() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        // `main` waits for `side`: this only ends when they run at the same time.
+        let (main, side) = alongside(
+            || rx.recv_timeout(Duration::from_secs(5)).map(|n: i32| n + 1),
+            move || tx.send(41).map(|()| "sent"),
+        );
+        assert_eq!(main, Ok(42));
+        assert_eq!(side, Ok("sent"));
+    }
+
+    #[test]
+    #[should_panic(expected = "side failed")]
+    fn a_panic_on_the_side_reaches_the_caller() {
+        alongside(|| (), || panic!("side failed"));
+    }
 
     fn scratch(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("devkit-{name}-{}", std::process::id()));

@@ -28,7 +28,7 @@ use crate::http::Loopback;
 use crate::interrupt::{OnInterrupt, on_interrupt};
 use crate::local_aws::{INHERITED_AWS_OVERRIDES, LocalAws, runtime};
 use crate::moto::{self, Moto};
-use crate::process::{Background, Signal, log_tail};
+use crate::process::{self, Background, Signal, log_tail};
 use crate::provision::{StackNames, provision};
 use crate::proxy::REFUSALS_PATH;
 use crate::workspace::{ToolGroup, Workspace};
@@ -99,14 +99,11 @@ impl Stack {
         let stop_on_interrupt = dir.to_path_buf();
         let armed = on_interrupt(move || stop_dir(&stop_on_interrupt))?;
         // The tools come from PyPI while the functions compile (first use only).
-        std::thread::scope(|scope| {
-            let tools = scope.spawn(|| ws.ensure_tools(&[ToolGroup::Moto, ToolGroup::Lambda]));
-            let built = build_functions(ws);
-            let tools = tools
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            built.and(tools)
-        })?;
+        let (built, tools) = process::alongside(
+            || build_functions(ws),
+            || ws.ensure_tools(&[ToolGroup::Moto, ToolGroup::Lambda]),
+        );
+        built.and(tools)?;
         let moto = Moto::start_on(ws, dir, moto_port)?;
         let moto_aws = LocalAws::new(moto.endpoint());
         moto.detach(); // from here on the stack stops it

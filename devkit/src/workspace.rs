@@ -71,14 +71,12 @@ impl Workspace {
         }
     }
 
-    /// The same workspace, with the output of every command it makes appended to `log`
-    /// instead of the terminal: for work that runs alongside another command's output.
+    /// The same workspace, with the output of every command it makes written to `log` (new or
+    /// emptied, then one command after another) instead of the terminal: for work that runs
+    /// alongside another command's output.
     pub fn logging_to(&self, log: &Path) -> Result<Workspace> {
-        let file = File::options()
-            .create(true)
-            .append(true)
-            .open(log)
-            .map_err(|e| Error::io(format!("cannot open {}", log.display()), e))?;
+        let file = File::create(log)
+            .map_err(|e| Error::io(format!("cannot create {}", log.display()), e))?;
         Ok(Workspace {
             root: self.root.clone(),
             log: Some(Arc::new(file)),
@@ -238,17 +236,18 @@ mod tests {
     }
 
     #[test]
-    fn a_logging_workspace_sends_both_outputs_to_its_log_and_appends() {
+    fn a_logging_workspace_sends_both_outputs_of_each_command_to_its_emptied_log() {
         let log = std::env::temp_dir().join(format!("devkit-ws-log-{}", std::process::id()));
-        std::fs::write(&log, "before\n").unwrap();
+        std::fs::write(&log, "an earlier run\n").unwrap();
         let ws = Workspace::at(std::env::temp_dir())
             .logging_to(&log)
             .unwrap();
         ws.run(ws.command("sh").args(["-c", "echo out; echo err >&2"]))
             .unwrap();
+        ws.run(ws.command("echo").arg("second")).unwrap();
         let written = std::fs::read_to_string(&log).unwrap();
         let _ = std::fs::remove_file(&log);
-        assert_eq!(written, "before\nout\nerr\n");
+        assert_eq!(written, "out\nerr\nsecond\n");
     }
 
     #[test]

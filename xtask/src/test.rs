@@ -173,8 +173,7 @@ fn steps(
 fn build_and_prepare(ws: &Workspace, summary: &Mutex<Summary>) -> Result {
     let log = ws.root().join(".stack/test-prepare.log");
     std::fs::create_dir_all(ws.root().join(".stack"))
-        .and_then(|()| std::fs::write(&log, ""))
-        .map_err(|e| Error::io(format!("cannot create {}", ws.rel(&log)), e))?;
+        .map_err(|e| Error::io("cannot create .stack/", e))?;
     let quiet = ws.logging_to(&log)?;
     lock(summary).begin(
         "build",
@@ -184,18 +183,16 @@ fn build_and_prepare(ws: &Workspace, summary: &Mutex<Summary>) -> Result {
             ws.rel(&log)
         ),
     );
-    let (built, prepared) = std::thread::scope(|scope| {
-        let prepare = scope.spawn(|| prepare(&quiet, summary));
-        let built = ws.run(
-            ws.command("cargo")
-                .args(["build", "--workspace", "--all-targets"]),
-        );
-        let prepared = prepare
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (built, prepared)
-    });
-    lock(summary).end(if built.is_ok() { "ok" } else { "FAILED" }, "");
+    let (built, prepared) = process::alongside(
+        || {
+            ws.run(
+                ws.command("cargo")
+                    .args(["build", "--workspace", "--all-targets"]),
+            )
+        },
+        || prepare(&quiet, summary),
+    );
+    lock(summary).end(verdict(&built), "");
     if let Err(err) = prepared {
         note(format!("tail of {}:{}", ws.rel(&log), log_tail(&log, 25)));
         return Err(err);
@@ -207,24 +204,27 @@ fn build_and_prepare(ws: &Workspace, summary: &Mutex<Summary>) -> Result {
 fn prepare(ws: &Workspace, summary: &Mutex<Summary>) -> Result {
     let started = Instant::now();
     let tools = ws.ensure_tools(&[ToolGroup::Moto, ToolGroup::Lambda, ToolGroup::Template]);
-    let verdict = if tools.is_ok() { "ok" } else { "FAILED" };
     lock(summary).row(
         "tools",
-        verdict,
+        verdict(&tools),
         started,
         "moto[server], cargo-lambda, zig, cfn-lint, SAM in .tools/venv (alongside the build)",
     );
     tools?;
     let started = Instant::now();
     let lint = sam::lint(ws);
-    let verdict = if lint.is_ok() { "ok" } else { "FAILED" };
     lock(summary).row(
         "template",
-        verdict,
+        verdict(&lint),
         started,
         "template.yaml, docs/wiring (alongside the build)",
     );
     lint
+}
+
+/// A step's word in the summary.
+fn verdict<T, E>(result: &std::result::Result<T, E>) -> &'static str {
+    if result.is_ok() { "ok" } else { "FAILED" }
 }
 
 /// Runs every test binary against the stack, its output (stdout and stderr together) both on

@@ -16,6 +16,7 @@
 //! and `env` from it.
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use reply_payload::Category;
@@ -48,6 +49,12 @@ const PROXY: &str = "proxy";
 const PROXY_BINARY: &str = "strict-proxy";
 /// How long the proxy may take to answer after it is started (it answers at once).
 const PROXY_READY_WITHIN: Duration = Duration::from_secs(10);
+/// The operator command's binaries, which the stack builds with the functions.
+const OPERATOR_BINARIES: [&str; 2] = ["reply-webhooks", "subscribe-demo"];
+/// `subscribe-demo` needs the operator command's fake Reply. Named without its package: cargo
+/// refuses `reply-webhooks/fake` for a `--bin` build's required features, and `fake` turns on
+/// the same in every crate that has it (the operator command and reply-api).
+const OPERATOR_FEATURES: &str = "fake";
 
 /// Which ports a stack takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -408,13 +415,15 @@ fn proxy_error(process: &Background, problem: &str) -> Error {
     }
 }
 
-/// Builds the functions as `cargo lambda watch` will run them, and the strict proxy:
-/// `cargo run --bin <function>` at the workspace root resolves features over the whole
-/// workspace, so this builds with the same selection (`--bin`, not `-p`), or the first request
-/// would rebuild.
+/// Builds the functions as `cargo lambda watch` will run them, the strict proxy, and the
+/// operator command (its binaries run against the stack: `reply-webhooks replay`, the demo's
+/// `subscribe-demo`). `cargo run --bin <function>` at the workspace root resolves features over
+/// the whole workspace, so this builds with the same selection (`--bin`, not `-p`), or the
+/// first request would rebuild. On a first run the operator command compiles while the tools
+/// install; xtask does not depend on it, so `cargo xtask` starts without it.
 fn build_functions(ws: &Workspace) -> Result {
     say(
-        "building the functions and the strict proxy (cargo build --bin …; first run: a few minutes)",
+        "building the functions, the strict proxy and the operator command (cargo build --bin …; first run: a few minutes)",
     );
     let mut command = ws.command("cargo");
     command.arg("build");
@@ -422,7 +431,21 @@ fn build_functions(ws: &Workspace) -> Result {
         command.args(["--bin", category.binary()]);
     }
     command.args(["--bin", PROXY_BINARY]);
+    for binary in OPERATOR_BINARIES {
+        command.args(["--bin", binary]);
+    }
+    command.args(["--features", OPERATOR_FEATURES]);
     ws.run(&mut command)
+}
+
+/// `cargo run` of one of the operator command's binaries, as the stack built it (`--bin`, with
+/// the features the stack's build turns on), so running it compiles nothing more.
+pub fn operator_command(ws: &Workspace, binary: &str) -> Command {
+    let mut command = ws.command("cargo");
+    command
+        .args(["run", "-q", "--features", OPERATOR_FEATURES])
+        .args(["--bin", binary]);
+    command
 }
 
 fn read_port(path: &Path) -> Option<u16> {

@@ -13,6 +13,7 @@ use devkit::console::{note, say};
 use devkit::contract::{Message, Queue, Ran, StackBackend, load, run_case};
 use devkit::lambda_event::Source;
 use devkit::process::log_tail;
+use devkit::stack::operator_command;
 use devkit::{LOCAL_TOKEN, LocalAws, Stack, StackMode, Workspace, local_aws};
 use serde_json::Value;
 use webhook_core::Routing;
@@ -100,16 +101,12 @@ fn refused_nothing(stack: &Stack) -> crate::Result {
 }
 
 /// The last step: a fake Reply wired to the stack with `reply-webhooks subscribe --test`, whose
-/// test deliveries reach the functions (the `subscribe-demo` binary of the operator command).
-/// `--bin` without `-p`, as every other build of `make test` and `make demo`: features resolve
-/// over the whole workspace (xtask's manifest turns `fake` on), so nothing is compiled twice.
+/// test deliveries reach the functions (the `subscribe-demo` binary of the operator command,
+/// built with the stack).
 fn subscribe(ws: &Workspace, stack: &Stack) -> crate::Result {
     say("wiring a fake Reply to the stack with reply-webhooks subscribe");
-    let mut command = ws.command("cargo");
-    command
-        .args(["run", "-q", "--bin", "subscribe-demo"])
-        .env("RW_STACK_DIR", stack.dir())
-        .envs(stack.env());
+    let mut command = operator_command(ws, "subscribe-demo");
+    command.env("RW_STACK_DIR", stack.dir()).envs(stack.env());
     Ok(ws.run(&mut command)?)
 }
 

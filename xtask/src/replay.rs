@@ -1,6 +1,7 @@
 //! `replay`: `reply-webhooks replay` against the running local stack (its table and queues, on
 //! its moto), or against a deployed stack with `--stack NAME`.
 
+use devkit::stack::operator_command;
 use devkit::{Stack, Workspace};
 
 use crate::Chore;
@@ -22,9 +23,8 @@ what would be replayed and changes nothing.",
 
 fn run(ws: &Workspace, args: Args) -> crate::Result {
     let passed = args.remaining();
-    let mut command = ws.command("cargo");
-    command.args(["run", "-q", "--bin", "reply-webhooks", "--", "replay"]);
-    command.args(&passed);
+    let mut command = operator_command(ws, "reply-webhooks");
+    command.args(["--", "replay"]).args(&passed);
     if !passed
         .iter()
         .any(|arg| arg == "--stack" || arg.starts_with("--stack="))
@@ -61,11 +61,8 @@ pub fn demo(ws: &Workspace, stack: &Stack, token: &str) -> crate::Result {
         println!("  {what}: HTTP {} {}", reply.status, reply.body);
     }
     let replay = |extra: &[&str]| -> crate::Result {
-        let mut command = ws.command("cargo");
-        command
-            .args(["run", "-q", "--bin", "reply-webhooks", "--", "replay"])
-            .args(extra)
-            .envs(stack.env());
+        let mut command = operator_command(ws, "reply-webhooks");
+        command.args(["--", "replay"]).args(extra).envs(stack.env());
         let status = ws.status(&mut command)?;
         // 1: something stays quarantined (the demo's malformed body does): expected here.
         match status.code() {

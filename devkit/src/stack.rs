@@ -76,11 +76,11 @@ pub struct Stack {
 }
 
 impl Stack {
-    /// Builds the functions (installing moto and cargo-lambda alongside, on first use), starts
-    /// moto, provisions the table and queues, starts `cargo lambda watch` and starts each
-    /// function once (a GET, which answers 405 and touches nothing), so the first delivery
-    /// meets a running function. `WATCH_PORT` and `MOTO_PORT` choose the ports; one that is
-    /// taken fails at once, before the build.
+    /// Builds the functions, the strict proxy and the operator command (installing moto and
+    /// cargo-lambda alongside, on first use), starts moto, provisions the table and queues,
+    /// starts `cargo lambda watch` and starts each function once (a GET, which answers 405 and
+    /// touches nothing), so the first delivery meets a running function. `WATCH_PORT` and
+    /// `MOTO_PORT` choose the ports; one that is taken fails at once, before the build.
     pub fn start(ws: &Workspace, dir: &Path, mode: StackMode) -> Result<Stack> {
         let preferred = match mode {
             StackMode::Local => Some(LOCAL_WATCH_PORT),

@@ -439,7 +439,8 @@ fn build_functions(ws: &Workspace) -> Result {
 }
 
 /// `cargo run` of one of the operator command's binaries, as the stack built it (`--bin`, with
-/// the features the stack's build turns on), so running it compiles nothing more.
+/// the features the stack's build turns on), so running it compiles nothing more. `fake` only
+/// adds the fake Reply's modules: `reply-webhooks` itself behaves the same with it.
 pub fn operator_command(ws: &Workspace, binary: &str) -> Command {
     let mut command = ws.command("cargo");
     command

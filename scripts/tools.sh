@@ -11,8 +11,8 @@
 #
 # A stamp per group records its pins, so a second call is a no-op until a pin changes. PyPI
 # tools go into .tools/venv/bin through uv (installed there first with pip: it downloads in
-# parallel and leaves bytecode to the first import, ten times faster than pip here), cargo-fuzz
-# into .tools/cargo/bin; nothing is system-wide.
+# parallel and leaves bytecode to the first import: 16 s for moto, lambda and template here,
+# where pip took 111 s), cargo-fuzz into .tools/cargo/bin; nothing is system-wide.
 set -euo pipefail
 
 TOOLS="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/.tools"

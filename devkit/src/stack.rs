@@ -107,7 +107,7 @@ impl Stack {
         let armed = on_interrupt(move || stop_dir(&stop_on_interrupt))?;
         // The tools come from PyPI while the functions compile (first use only).
         let (built, tools) = process::alongside(
-            || build_functions(ws),
+            || build_binaries(ws),
             || ws.ensure_tools(&[ToolGroup::Moto, ToolGroup::Lambda]),
         );
         built.and(tools)?;
@@ -421,7 +421,7 @@ fn proxy_error(process: &Background, problem: &str) -> Error {
 /// the whole workspace, so this builds with the same selection (`--bin`, not `-p`), or the
 /// first request would rebuild. On a first run the operator command compiles while the tools
 /// install; xtask does not depend on it, so `cargo xtask` starts without it.
-fn build_functions(ws: &Workspace) -> Result {
+fn build_binaries(ws: &Workspace) -> Result {
     say(
         "building the functions, the strict proxy and the operator command (cargo build --bin …; first run: a few minutes)",
     );
